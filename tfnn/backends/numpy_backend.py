@@ -1,0 +1,72 @@
+"""numpy on the CPU: the default backend, with nothing asynchronous about it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat.numpy as xp_numpy
+import numpy as np
+
+from tfnn.backends.base import BackendError
+
+
+class NumpyGenerator:
+    """numpy's PCG64 generator; the same seed gives the same arrays on every machine."""
+
+    def __init__(self, seed: int, asarray: Any = np.asarray) -> None:
+        self._rng = np.random.Generator(np.random.PCG64(seed))
+        self._asarray = asarray
+
+    def normal(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        return self._asarray(self._rng.standard_normal(shape).astype(_np_dtype(dtype)))
+
+    def uniform(
+        self, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0, dtype: Any = None
+    ) -> Any:
+        return self._asarray(self._rng.uniform(low, high, shape).astype(_np_dtype(dtype)))
+
+    def permutation(self, n: int) -> Any:
+        return self._asarray(self._rng.permutation(n))
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The bit generator's state, for checkpoints."""
+        return self._rng.bit_generator.state
+
+    @state.setter
+    def state(self, value: dict[str, Any]) -> None:
+        self._rng.bit_generator.state = value
+
+
+def _np_dtype(dtype: Any) -> Any:
+    return np.float32 if dtype is None else np.dtype(dtype)
+
+
+class NumpyBackend:
+    """numpy arrays on ``cpu``; ``xp`` is array-api-compat's numpy namespace."""
+
+    name = "numpy"
+
+    def __init__(self, device: str = "cpu") -> None:
+        if device != "cpu" and not device.startswith("cpu:"):
+            raise BackendError(
+                f"the numpy backend runs on the CPU only, not on {device!r}; "
+                "use device='cpu' or a GPU backend such as cupy"
+            )
+        self.device = device
+        self.xp = xp_numpy
+
+    def asarray(self, x: Any, dtype: Any = None) -> Any:
+        return np.asarray(x, dtype=dtype)
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        return np.asarray(a)
+
+    def rng(self, seed: int) -> NumpyGenerator:
+        return NumpyGenerator(seed)
+
+    def synchronize(self) -> None:
+        """Nothing to wait for: numpy computes eagerly."""
+
+    def __repr__(self) -> str:
+        return f"NumpyBackend(device={self.device!r})"
