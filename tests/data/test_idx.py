@@ -57,7 +57,7 @@ def test_gzip_output_is_reproducible(tmp_path):
 
 
 def test_unsupported_dtype_is_a_type_error(tmp_path):
-    with pytest.raises(TypeError, match="convert to one of"):
+    with pytest.raises(TypeError, match=r"convert to one of"):
         write_idx(tmp_path / "a", np.zeros(2, dtype=np.complex64))
 
 
@@ -77,7 +77,7 @@ BROKEN = {
 def test_broken_file_is_a_data_error_naming_it(tmp_path, content, compress):
     path = tmp_path / "broken-idx1-ubyte"
     path.write_bytes(gzip.compress(content) if compress else content)
-    with pytest.raises(DataError, match="broken-idx1-ubyte.*download it again") as info:
+    with pytest.raises(DataError, match=r"broken-idx1-ubyte.*download it again") as info:
         read_idx(path)
     assert isinstance(info.value, ValueError)
 
@@ -86,7 +86,7 @@ def test_truncated_gzip_is_a_data_error(tmp_path):
     data = gzip.compress(encode_idx(np.arange(1000, dtype=np.uint8)))
     path = tmp_path / "cut.gz"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(DataError, match="cut.gz.*not a valid gzip stream"):
+    with pytest.raises(DataError, match=r"cut.gz.*not a valid gzip stream"):
         read_idx(path)
 
 
@@ -95,5 +95,5 @@ def test_corrupt_gzip_is_a_data_error(tmp_path):
     data[len(data) // 2] ^= 0xFF
     path = tmp_path / "flipped.gz"
     path.write_bytes(bytes(data))
-    with pytest.raises(DataError, match="flipped.gz"):
+    with pytest.raises(DataError, match=r"flipped.gz"):
         read_idx(path)
