@@ -1,0 +1,408 @@
+"""The Executor: worker threads that run Taskflow graphs.
+
+Algorithm. A run starts its graph's source tasks. A worker that finishes a task asks
+``transitions.advance`` which tasks became ready; it runs the first of them itself at
+once (no queue round trip, so a chain runs on one worker without touching the queue)
+and appends the rest to the shared FIFO ``_queue``, waking idle workers. Subflow and
+module tasks start a child topology and finish later, when the last task of the
+child finishes (continuation, no blocking), so one worker can run any nesting.
+
+State.
+
+- ``_Run``: one ``run``/``run_n``/``run_until`` call: its Taskflow, future, predicate,
+  the ``stop`` flag (cancel or first failure) and the first error.
+- ``_Topology``: one execution of one graph, the run's root graph or a child graph:
+  ``pending`` counts its tasks scheduled and not finished (guarded by ``_lock``); when
+  it drops to 0 the topology is done: a child resumes its parent task, a root either
+  starts the next iteration (``run_until``'s predicate is false) or finishes the run.
+- A graph runs at most once at a time (``Graph.busy``); a run of a busy Taskflow waits
+  in ``Graph.waiting`` and starts when the one before it finishes, as in Taskflow.
+
+Counters of finished tasks are updated under ``_lock``; ready tasks are found without
+it (see ``transitions``). ``SyncExecutor`` runs the same loop on the calling thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+
+from tfnn.executor.future import CancelledError, RunFuture, TaskError
+from tfnn.executor.graph import (
+    CONDITION,
+    MODULE,
+    MULTI_CONDITION,
+    STATIC,
+    Graph,
+    GraphError,
+    Subflow,
+    Task,
+    Taskflow,
+)
+from tfnn.executor.observer import Observer
+from tfnn.executor.transitions import advance, arm, release, sources, strong_cycle
+
+
+class _Run:
+    __slots__ = ("error", "future", "graph", "iterations", "predicate", "stop")
+
+    def __init__(self, graph: Graph, predicate: Callable[[], bool]) -> None:
+        self.graph = graph
+        self.predicate = predicate
+        self.future: RunFuture
+        self.stop = False
+        self.error: BaseException | None = None
+        self.iterations = 0
+
+
+class _Topology:
+    __slots__ = ("graph", "parent", "pending", "run")
+
+    def __init__(self, graph: Graph, run: _Run, parent: tuple[Task, _Topology] | None) -> None:
+        self.graph = graph
+        self.run = run
+        self.parent = parent
+        self.pending = 0
+
+
+class Executor:
+    """Run Taskflows on ``workers`` threads.
+
+    Example::
+
+        with Executor(workers=2) as ex:
+            ex.run(tf).result()             # once
+            ex.run_n(tf, 10).result()       # ten times in a row
+            ex.run_until(tf, lambda: done).result()
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is None:
+            workers = os.cpu_count() or 1
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"Executor needs workers >= 1, got {workers!r}")
+        self.num_workers = workers
+        self._queue: deque[tuple[Task, _Topology]] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._all_done = threading.Condition(self._lock)
+        self._idle = 0
+        self._active_runs = 0
+        self._shutdown = False
+        self._observers: tuple[Observer, ...] = ()
+        self._threads = [
+            threading.Thread(target=self._worker_loop, args=(i,), name=f"tfnn-worker-{i}",
+                             daemon=True)
+            for i in range(self._thread_count())
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _thread_count(self) -> int:
+        return self.num_workers
+
+    # -- public API ---------------------------------------------------------------------
+
+    def run(self, taskflow: Taskflow) -> RunFuture:
+        """Run ``taskflow`` once; returns a future."""
+        return self.run_n(taskflow, 1)
+
+    def run_n(self, taskflow: Taskflow, n: int) -> RunFuture:
+        """Run ``taskflow`` ``n`` times in a row."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"run_n needs a count >= 0, got {n!r}")
+        count = [0]
+
+        def enough() -> bool:
+            if count[0] >= n:
+                return True
+            count[0] += 1
+            return False
+
+        return self.run_until(taskflow, enough)
+
+    def run_until(self, taskflow: Taskflow, predicate: Callable[[], bool]) -> RunFuture:
+        """Run ``taskflow`` again and again until ``predicate()`` is true.
+
+        The predicate is checked before the first iteration and after each one.
+        """
+        if not isinstance(taskflow, Taskflow):
+            raise TypeError(f"Executor runs Taskflow objects, not {taskflow!r}")
+        if self._shutdown:
+            raise RuntimeError("this Executor was shut down; create a new one")
+        run = _Run(taskflow._graph, predicate)
+        run.future = RunFuture(lambda: self._cancel(run))
+        with self._lock:
+            self._active_runs += 1
+            if run.graph.busy:
+                run.graph.waiting.append(run)
+                return run.future
+            run.graph.busy = True
+        self._begin(run)
+        return run.future
+
+    def wait_for_all(self) -> None:
+        """Block until every run submitted so far has finished."""
+        with self._lock:
+            while self._active_runs:
+                self._all_done.wait()
+
+    def observe(self, observer: Observer) -> Observer:
+        """Call ``observer.on_entry/on_exit(worker, task)`` around every task body."""
+        self._observers = (*self._observers, observer)
+        return observer
+
+    def remove_observer(self, observer: Observer) -> None:
+        self._observers = tuple(o for o in self._observers if o is not observer)
+
+    def shutdown(self) -> None:
+        """Finish what was submitted, then stop the worker threads."""
+        self.wait_for_all()
+        with self._lock:
+            self._shutdown = True
+            self._wake.notify_all()
+        for t in self._threads:
+            t.join()
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(workers={self.num_workers})"
+
+    # -- runs and topologies ------------------------------------------------------------
+
+    def _begin(self, run: _Run) -> None:
+        """Start a run whose graph this run now holds (``graph.busy``)."""
+        cycle = strong_cycle(run.graph)
+        if cycle:
+            names = " -> ".join(t.name for t in [*cycle, cycle[0]])
+            self._finish(run, GraphError(
+                f"{run.graph.name!r} has a strong cycle {names}: these tasks would wait on "
+                "each other forever; close loops with a condition task (weak edge)"
+            ))
+            return
+        self._iterate(_Topology(run.graph, run, None))
+
+    def _iterate(self, topo: _Topology) -> None:
+        """Start the root topology's next iteration, or finish its run."""
+        run = topo.run
+        while True:
+            if run.stop:
+                self._finish(run, run.error or CancelledError(
+                    f"run of {run.graph.name!r} was cancelled"))
+                return
+            try:
+                finished = run.predicate()
+            except BaseException as e:
+                self._finish(run, e)
+                return
+            if finished:
+                self._finish(run, None)
+                return
+            run.iterations += 1
+            arm(topo.graph)
+            ready = sources(topo.graph)
+            if ready:
+                self._push(ready, topo, len(ready))
+                return
+
+    def _finish(self, run: _Run, error: BaseException | None) -> None:
+        graph = run.graph
+        with self._lock:
+            following = graph.waiting.pop(0) if graph.waiting else None
+            graph.busy = following is not None
+            self._active_runs -= 1
+            self._all_done.notify_all()
+        run.future._set(error)
+        if following is not None:
+            self._begin(following)
+
+    def _cancel(self, run: _Run) -> bool:
+        with self._lock:
+            if run in run.graph.waiting:
+                run.graph.waiting.remove(run)
+                self._active_runs -= 1
+                self._all_done.notify_all()
+                queued = True
+            else:
+                run.stop = True
+                queued = False
+        if queued:
+            run.future._set(CancelledError(f"run of {run.graph.name!r} was cancelled"))
+        return True
+
+    def _fail(self, run: _Run, task: Task, error: BaseException) -> None:
+        with self._lock:
+            if run.error is None:
+                if isinstance(error, TaskError):
+                    run.error = error
+                else:
+                    run.error = TaskError(task.name, task.graph.name, error)
+                    run.error.__cause__ = error
+            run.stop = True
+
+    def _push(self, tasks: Sequence[Task], topo: _Topology, added: int) -> None:
+        """Queue ``tasks`` of ``topo``, which gains ``added`` pending tasks."""
+        with self._lock:
+            topo.pending += added
+            self._queue.extend([(t, topo) for t in tasks])
+            if self._idle:
+                self._wake.notify(len(tasks))
+
+    def _task_done(self, topo: _Topology) -> None:
+        """A task of ``topo`` finished and released nothing to run."""
+        with self._lock:
+            topo.pending -= 1
+            if topo.pending:
+                return
+        if topo.parent is None:
+            self._iterate(topo)
+        else:
+            self._resume(*topo.parent)
+
+    def _resume(self, task: Task, topo: _Topology) -> None:
+        """The child graph of subflow/module ``task`` has finished: release its successors."""
+        if task.kind is MODULE:
+            self._release_module(task)
+        if topo.run.stop:
+            self._task_done(topo)
+            return
+        ready = release(task)
+        if ready:
+            self._push(ready, topo, len(ready) - 1)
+        else:
+            self._task_done(topo)
+
+    # -- the worker loop ----------------------------------------------------------------
+
+    def _worker_loop(self, worker: int) -> None:
+        queue = self._queue
+        while True:
+            try:
+                task, topo = queue.popleft()
+            except IndexError:
+                with self._lock:
+                    self._idle += 1
+                    while not queue and not self._shutdown:
+                        self._wake.wait()
+                    self._idle -= 1
+                    if self._shutdown and not queue:
+                        return
+                continue
+            self._drive(task, topo, worker)
+
+    def _drive(self, task: Task, topo: _Topology, worker: int) -> None:
+        """Run ``task`` and then, inline, the first task each finish makes ready."""
+        run = topo.run
+        observers = self._observers
+        while True:
+            if run.stop:
+                self._task_done(topo)
+                return
+            kind = task.kind
+            try:
+                if observers:
+                    for o in observers:
+                        o.on_entry(worker, task)
+                try:
+                    if kind is STATIC:
+                        task.work()
+                        ready = release(task)
+                    elif kind is CONDITION or kind is MULTI_CONDITION:
+                        ready = advance(task, task.work())
+                    elif self._spawn(task, topo):
+                        return
+                    else:
+                        ready = release(task)
+                finally:
+                    if observers:
+                        for o in observers:
+                            o.on_exit(worker, task)
+            except BaseException as e:
+                self._fail(run, task, e)
+                self._task_done(topo)
+                return
+            if not ready:
+                self._task_done(topo)
+                return
+            if len(ready) > 1:
+                self._push(ready[1:], topo, len(ready) - 1)
+            task = ready[0]
+
+    def _spawn(self, task: Task, topo: _Topology) -> bool:
+        """Start the child graph of a subflow or module task; False if it is empty."""
+        if task.kind is MODULE:
+            assert task.module is not None
+            graph = task.module._graph
+            with self._lock:
+                if graph.busy:
+                    raise GraphError(
+                        f"module {graph.name!r} is already running; a Taskflow can be a "
+                        "module of several tasks, but they must not run at the same time "
+                        "(add an edge between them)"
+                    )
+                graph.busy = True
+        else:
+            subflow = Subflow(task.name)
+            task.work(subflow)
+            graph = subflow._graph
+        try:
+            cycle = strong_cycle(graph)
+            if cycle:
+                raise GraphError(
+                    f"{graph.name!r} has a strong cycle through {cycle[0].name!r}; close "
+                    "loops with a condition task"
+                )
+            arm(graph)
+            ready = sources(graph)
+        except BaseException:
+            if task.kind is MODULE:
+                self._release_module(task)
+            raise
+        if not ready:
+            if task.kind is MODULE:
+                self._release_module(task)
+            return False
+        self._push(ready, _Topology(graph, topo.run, (task, topo)), len(ready))
+        return True
+
+    def _release_module(self, task: Task) -> None:
+        assert task.module is not None
+        graph = task.module._graph
+        with self._lock:
+            following = graph.waiting.pop(0) if graph.waiting else None
+            graph.busy = following is not None
+        if following is not None:
+            self._begin(following)
+
+
+class SyncExecutor(Executor):
+    """The reference executor: the same transitions, run on the calling thread.
+
+    ``run`` returns a future that is already done. Tasks run in a deterministic order,
+    the same as ``Executor(workers=1)``'s, which makes it the oracle for tests.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(workers=1)
+
+    def _thread_count(self) -> int:
+        return 0
+
+    def run_until(self, taskflow: Taskflow, predicate: Callable[[], bool]) -> RunFuture:
+        future = super().run_until(taskflow, predicate)
+        queue = self._queue
+        while queue:
+            task, topo = queue.popleft()
+            self._drive(task, topo, 0)
+        return future
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+
