@@ -1,13 +1,21 @@
-"""numpy on the CPU: the default backend, with nothing asynchronous about it."""
+"""numpy on the CPU: the default backend, with nothing asynchronous about it.
+
+``cpu:N`` names virtual CPU devices (for CPU-only multi-device runs); they all share the
+host's memory, so numpy arrays carry no device and ``cpu:0`` and ``cpu:1`` mix freely.
+Its stream pool is the immediate one: ``launch`` computes at once.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import array_api_compat.numpy as xp_numpy
 import numpy as np
 
-from tfnn.backends.base import BackendError
+from tfnn.backends.base import BackendError, BackendInfo, DeviceInfo, MemoryInfo
+from tfnn.backends.devices import parse_device
+from tfnn.backends.streams import ImmediateStreamPool
 
 
 class NumpyGenerator:
@@ -48,7 +56,7 @@ class NumpyBackend:
     name = "numpy"
 
     def __init__(self, device: str = "cpu") -> None:
-        if device != "cpu" and not device.startswith("cpu:"):
+        if parse_device(device).kind != "cpu":
             raise BackendError(
                 f"the numpy backend runs on the CPU only, not on {device!r}; "
                 "use device='cpu' or a GPU backend such as cupy"
@@ -65,8 +73,21 @@ class NumpyBackend:
     def rng(self, seed: int) -> NumpyGenerator:
         return NumpyGenerator(seed)
 
+    def stream_pool(self, size: int = 4) -> ImmediateStreamPool:
+        return ImmediateStreamPool(size)
+
+    def memory_info(self) -> MemoryInfo | None:
+        """None: host memory is not the backend's to report."""
+        return None
+
     def synchronize(self) -> None:
         """Nothing to wait for: numpy computes eagerly."""
 
     def __repr__(self) -> str:
         return f"NumpyBackend(device={self.device!r})"
+
+
+def describe() -> BackendInfo:
+    """numpy's row in ``tfnn info``."""
+    host = DeviceInfo("cpu", f"host CPU, {os.cpu_count()} cores; cpu:N are virtual devices")
+    return BackendInfo("numpy", None, np.__version__, (host,))

@@ -2,7 +2,8 @@
 
 Its arrays refuse anything outside the array API standard (numpy-only methods, silent
 float64 promotion from Python scalars in mixed-kind operations) and its fake devices
-refuse cross-device operations, so layer math proven here is portable.
+refuse cross-device operations, so layer math proven here is portable. Its stream pool
+is the immediate one, as for numpy.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from tfnn.backends.base import BackendError
+from tfnn.backends.base import BackendError, BackendInfo, DeviceInfo, MemoryInfo
+from tfnn.backends.devices import parse_device
 from tfnn.backends.numpy_backend import NumpyGenerator
+from tfnn.backends.streams import ImmediateStreamPool
 
+_NOT_INSTALLED = "backend 'array_api_strict' is not installed; pip install 'tfnn[test]'"
 _DEVICES = {"cpu": "CPU_DEVICE", "cpu:0": "CPU_DEVICE", "cpu:1": "device1", "cpu:2": "device2"}
 
 
@@ -26,12 +30,12 @@ class StrictBackend:
         try:
             import array_api_strict
         except ImportError as e:
-            raise BackendError(
-                "backend 'array_api_strict' is not installed; pip install 'tfnn[test]'"
-            ) from e
+            raise BackendError(_NOT_INSTALLED) from e
+        parse_device(device)
         if device not in _DEVICES:
             raise BackendError(
-                f"array_api_strict has devices {sorted(_DEVICES)}, not {device!r}"
+                "array_api_strict has the devices cpu (also cpu:0), cpu:1 and cpu:2; "
+                f"use one of them instead of {device!r}"
             )
         self.device = device
         self.xp = array_api_strict
@@ -49,8 +53,29 @@ class StrictBackend:
     def rng(self, seed: int) -> NumpyGenerator:
         return NumpyGenerator(seed, asarray=self.asarray)
 
+    def stream_pool(self, size: int = 4) -> ImmediateStreamPool:
+        return ImmediateStreamPool(size)
+
+    def memory_info(self) -> MemoryInfo | None:
+        """None: its fake devices live in host memory."""
+        return None
+
     def synchronize(self) -> None:
         """Nothing to wait for: array_api_strict computes eagerly."""
 
     def __repr__(self) -> str:
         return f"StrictBackend(device={self.device!r})"
+
+
+def describe() -> BackendInfo:
+    """array_api_strict's row in ``tfnn info``."""
+    try:
+        import array_api_strict
+    except ImportError:
+        return BackendInfo("array_api_strict", _NOT_INSTALLED)
+    devices = tuple(
+        DeviceInfo(name, f"fake device {fake!r}")
+        for name, fake in _DEVICES.items()
+        if name != "cpu:0"
+    )
+    return BackendInfo("array_api_strict", None, array_api_strict.__version__, devices)

@@ -93,8 +93,9 @@ class Executor:
         self._shutdown = False
         self._observers: tuple[Observer, ...] = ()
         self._threads = [
-            threading.Thread(target=self._worker_loop, args=(i,), name=f"tfnn-worker-{i}",
-                             daemon=True)
+            threading.Thread(
+                target=self._worker_loop, args=(i,), name=f"tfnn-worker-{i}", daemon=True
+            )
             for i in range(self._thread_count())
         ]
         for t in self._threads:
@@ -182,10 +183,13 @@ class Executor:
         cycle = strong_cycle(run.graph)
         if cycle:
             names = " -> ".join(t.name for t in [*cycle, cycle[0]])
-            self._finish(run, GraphError(
-                f"{run.graph.name!r} has a strong cycle {names}: these tasks would wait on "
-                "each other forever; close loops with a condition task (weak edge)"
-            ))
+            self._finish(
+                run,
+                GraphError(
+                    f"{run.graph.name!r} has a strong cycle {names}: these tasks would wait on "
+                    "each other forever; close loops with a condition task (weak edge)"
+                ),
+            )
             return
         self._iterate(_Topology(run.graph, run, None))
 
@@ -194,8 +198,9 @@ class Executor:
         run = topo.run
         while True:
             if run.stop:
-                self._finish(run, run.error or CancelledError(
-                    f"run of {run.graph.name!r} was cancelled"))
+                self._finish(
+                    run, run.error or CancelledError(f"run of {run.graph.name!r} was cancelled")
+                )
                 return
             try:
                 finished = run.predicate()
@@ -405,4 +410,3 @@ class SyncExecutor(Executor):
 
     def shutdown(self) -> None:
         self._shutdown = True
-

@@ -22,9 +22,7 @@ class TaskError(RuntimeError):
     """
 
     def __init__(self, task: str, graph: str, error: BaseException) -> None:
-        super().__init__(
-            f"task {task!r} of {graph!r} raised {type(error).__name__}: {error}"
-        )
+        super().__init__(f"task {task!r} of {graph!r} raised {type(error).__name__}: {error}")
         self.task = task
         self.graph = graph
 

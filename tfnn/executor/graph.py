@@ -195,7 +195,11 @@ class FlowBuilder:
         return task
 
     def emplace(
-        self, *fns: Callable[[], Any], name: str | None = None, device: str = "cpu", data: Any = None
+        self,
+        *fns: Callable[[], Any],
+        name: str | None = None,
+        device: str = "cpu",
+        data: Any = None,
     ) -> Any:
         """Add static tasks; one callable returns a Task, several return a tuple.
 

@@ -49,17 +49,28 @@ class TraceObserver:
     def events(self) -> list[dict[str, Any]]:
         """The trace events recorded so far (timestamps in microseconds)."""
         events: list[dict[str, Any]] = [
-            {"name": "thread_name", "ph": "M", "pid": os.getpid(), "tid": w,
-             "args": {"name": f"worker {w}"}}
+            {
+                "name": "thread_name",
+                "ph": "M",
+                "pid": os.getpid(),
+                "tid": w,
+                "args": {"name": f"worker {w}"},
+            }
             for w in sorted(self._spans)
         ]
         for worker, spans in sorted(self._spans.items()):
             for name, category, start, end in spans:
-                events.append({
-                    "name": name, "cat": category, "ph": "X", "pid": os.getpid(),
-                    "tid": worker, "ts": (start - self._origin) / 1000,
-                    "dur": (end - start) / 1000,
-                })
+                events.append(
+                    {
+                        "name": name,
+                        "cat": category,
+                        "ph": "X",
+                        "pid": os.getpid(),
+                        "tid": worker,
+                        "ts": (start - self._origin) / 1000,
+                        "dur": (end - start) / 1000,
+                    }
+                )
         return events
 
     def dump(self, path: str | os.PathLike[str]) -> Path:

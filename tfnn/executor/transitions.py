@@ -127,9 +127,7 @@ def strong_cycle(graph: Graph) -> list[Task] | None:
     while id(t) not in index:
         index[id(t)] = len(path)
         path.append(t)
-        t = next(
-            p for p in t._preds if p.kind not in WEAK_SOURCES and indegree[id(p)] > 0
-        )
+        t = next(p for p in t._preds if p.kind not in WEAK_SOURCES and indegree[id(p)] > 0)
     return list(reversed(path[index[id(t)] :]))
 
 
@@ -157,4 +155,3 @@ def pitfalls(graph: Graph) -> list[str]:
 def _case_of(task: Task) -> bool:
     """Whether ``task`` is reached only through a weak edge (a switch case)."""
     return bool(task._preds) and all(p.kind in WEAK_SOURCES for p in task._preds)
-
