@@ -1,0 +1,43 @@
+"""Neural-network math: stateless ops, the layers that hold parameters, losses.
+
+``tfnn.nn.functional`` has the ops as forward/backward pairs; the layers wrap them and
+return contexts instead of storing them (``tfnn.nn.layer`` states the contract the training
+graphs rely on; ``tfnn.nn.sequential`` shows the per-layer calls). Only ``xp`` is used,
+never numpy or cupy directly.
+
+Example::
+
+    from tfnn import nn, optim
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    value, grads = nn.value_and_grad(model, nn.SoftmaxCrossEntropy(), x, y)
+    for p, g in zip(model.parameters(), grads):
+        p.grad = g
+    opt.step()
+"""
+
+from tfnn.nn import functional
+from tfnn.nn.functional import accuracy
+from tfnn.nn.grad import value_and_grad
+from tfnn.nn.layer import Layer
+from tfnn.nn.layers import GELU, Dropout, Linear, ReLU, Sigmoid, Tanh
+from tfnn.nn.losses import MSE, SoftmaxCrossEntropy
+from tfnn.nn.parameter import Parameter
+from tfnn.nn.sequential import Sequential
+
+__all__ = [
+    "GELU",
+    "MSE",
+    "Dropout",
+    "Layer",
+    "Linear",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "accuracy",
+    "functional",
+    "value_and_grad",
+]

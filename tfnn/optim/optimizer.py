@@ -1,0 +1,96 @@
+"""The optimizer base: one parameter at a time, so each update can be its own task.
+
+State, per parameter ``i``: ``state[i]``, a dict of arrays (momentum buffer, moments) on the
+parameter's device, and ``steps[i]``, how many updates it has had (Adam's bias correction
+uses it). ``step_param(i)`` reads ``params[i].grad``, skips a parameter whose grad is None,
+and rebinds ``params[i].value`` to a new array rather than writing into the old one, so a
+task still reading the old weights (a backward_input) is not disturbed. Updates of
+different parameters touch disjoint state and may run concurrently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from array_api_compat import array_namespace, device
+
+from tfnn.nn.parameter import Parameter
+
+
+class Optimizer:
+    """Base class; subclasses name their ``hyperparameters`` and implement ``update``.
+
+    Example::
+
+        opt.step()            # every parameter
+        opt.step_param(0)     # just parameters()[0], e.g. as its own task
+    """
+
+    hyperparameters: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[Parameter]) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("the optimizer got no parameters; pass model.parameters()")
+        self.state: list[dict[str, Any]] = [{} for _ in self.params]
+        self.steps = [0] * len(self.params)
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        for i in range(len(self.params)):
+            self.step_param(i)
+
+    def step_param(self, i: int) -> None:
+        """Update ``params[i]`` from its ``grad``; nothing happens when the grad is None."""
+        p = self.params[i]
+        if p.grad is None:
+            return
+        self.steps[i] += 1
+        p.value = self.update(p.value, p.grad, self.state[i], self.steps[i])
+
+    def update(self, value: Any, grad: Any, state: dict[str, Any], step: int) -> Any:
+        """Return the new value; may replace entries of ``state``."""
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient."""
+        for p in self.params:
+            p.grad = None
+
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(arrays, meta)``: state arrays keyed ``"{i}.{name}"`` on the parameters' device
+        (convert with ``backend.to_numpy``), and JSON-able hyperparameters and step counts.
+
+        Example::
+
+            arrays, meta = opt.state_dict()
+            opt.load_state_dict(arrays, meta)
+        """
+        arrays = {f"{i}.{k}": v for i, state in enumerate(self.state) for k, v in state.items()}
+        meta = {
+            "type": type(self).__name__,
+            "hyperparameters": {name: getattr(self, name) for name in self.hyperparameters},
+            "steps": list(self.steps),
+            "params": [p.name for p in self.params],
+        }
+        return arrays, meta
+
+    def load_state_dict(self, arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` returned (numpy or backend arrays)."""
+        names = [p.name for p in self.params]
+        if meta["type"] != type(self).__name__ or meta["params"] != names:
+            raise ValueError(
+                f"state is for {meta['type']} over {meta['params']}, "
+                f"not {type(self).__name__} over {names}"
+            )
+        state: list[dict[str, Any]] = [{} for _ in self.params]
+        for key, array in arrays.items():
+            index, name = key.split(".", 1)
+            like = self.params[int(index)].value
+            xp = array_namespace(like)
+            state[int(index)][name] = xp.asarray(array, dtype=like.dtype, device=device(like))
+        for name, value in meta["hyperparameters"].items():
+            setattr(self, name, value)
+        self.state = state
+        self.steps = list(meta["steps"])
