@@ -1,7 +1,12 @@
 """Backends: which array library and device the math runs on.
 
 Selection precedence: explicit argument > CLI flag (passed as the argument) >
-``TFNN_BACKEND`` / ``TFNN_DEVICE`` environment variables > numpy on ``cpu``.
+``TFNN_BACKEND`` / ``TFNN_DEVICE`` environment variables > numpy on ``cpu`` (cupy's
+default device is ``cuda:0``).
+
+The registry maps each backend name to the module and class that implement it. A
+backend's module is imported only when that backend is asked for, and cupy and torch
+only inside it, so ``import tfnn.backends`` never imports cupy or torch.
 
 Example::
 
@@ -12,51 +17,88 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Callable
+from types import ModuleType
 
-from tfnn.backends.base import Backend, BackendError, Generator
+from tfnn.backends.base import (
+    Backend,
+    BackendError,
+    BackendInfo,
+    DeviceInfo,
+    Event,
+    Generator,
+    MemoryInfo,
+    Stream,
+    StreamPool,
+)
+from tfnn.backends.devices import check_same_device, parse_device
 
-__all__ = ["Backend", "BackendError", "Generator", "available_backends", "get_backend"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "BackendInfo",
+    "DeviceInfo",
+    "Event",
+    "Generator",
+    "MemoryInfo",
+    "Stream",
+    "StreamPool",
+    "available_backends",
+    "check_same_device",
+    "describe_backends",
+    "get_backend",
+    "parse_device",
+]
 
-
-def _numpy(device: str) -> Backend:
-    from tfnn.backends.numpy_backend import NumpyBackend
-
-    return NumpyBackend(device)
-
-
-def _strict(device: str) -> Backend:
-    from tfnn.backends.strict_backend import StrictBackend
-
-    return StrictBackend(device)
-
-
-# Factories import their library lazily: `import tfnn` must never import cupy or torch.
-_FACTORIES: dict[str, Callable[[str], Backend]] = {
-    "numpy": _numpy,
-    "array_api_strict": _strict,
+# name -> (module, class, default device)
+_REGISTRY: dict[str, tuple[str, str, str]] = {
+    "numpy": ("tfnn.backends.numpy_backend", "NumpyBackend", "cpu"),
+    "array_api_strict": ("tfnn.backends.strict_backend", "StrictBackend", "cpu"),
+    "torch": ("tfnn.backends.torch_backend", "TorchBackend", "cpu"),
+    "cupy": ("tfnn.backends.cupy_backend", "CupyBackend", "cuda:0"),
 }
 
 
 def get_backend(name: str | None = None, device: str | None = None) -> Backend:
-    """Return the backend ``name`` on ``device``; see the module docstring for defaults."""
+    """Return the backend ``name`` on ``device``; see the module docstring for defaults.
+
+    Example::
+
+        get_backend("torch", "cpu").xp.float32   # torch.float32
+    """
     name = name or os.environ.get("TFNN_BACKEND") or "numpy"
-    device = device or os.environ.get("TFNN_DEVICE") or "cpu"
-    if name not in _FACTORIES:
-        raise BackendError(
-            f"unknown backend {name!r}; known backends: {', '.join(sorted(_FACTORIES))}"
-        )
-    return _FACTORIES[name](device)
+    module = _module(name)
+    device = device or os.environ.get("TFNN_DEVICE") or _REGISTRY[name][2]
+    backend: Backend = getattr(module, _REGISTRY[name][1])(device)
+    return backend
 
 
 def available_backends() -> dict[str, str | None]:
-    """Map each known backend to None when usable here, else the reason it is not."""
-    reasons: dict[str, str | None] = {}
-    for name in _FACTORIES:
-        try:
-            get_backend(name, "cpu")
-            reasons[name] = None
-        except BackendError as e:
-            reasons[name] = str(e)
-    return reasons
+    """Map each known backend to None when usable here, else the reason it is not.
+
+    Example::
+
+        available_backends()["cupy"]   # "backend 'cupy' is not installed ...; pip install ..."
+    """
+    return {info.name: info.reason for info in describe_backends()}
+
+
+def describe_backends() -> list[BackendInfo]:
+    """One row per known backend: usable or why not, version, devices, GPU names and memory.
+
+    Example::
+
+        for info in describe_backends():
+            print(info.name, info.usable, [d.device for d in info.devices])
+    """
+    return [_module(name).describe() for name in _REGISTRY]
+
+
+def _module(name: str) -> ModuleType:
+    if name not in _REGISTRY:
+        raise BackendError(
+            f"unknown backend {name!r}; known backends: {', '.join(sorted(_REGISTRY))} "
+            "(tfnn info shows which are usable here)"
+        )
+    return importlib.import_module(_REGISTRY[name][0])
