@@ -23,6 +23,7 @@ import urllib.request
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm import tqdm
 
@@ -96,7 +97,7 @@ def download(
             _fetch_verified(url, md5, target, progress, timeout)
             return target
         except (OSError, ValueError, http.client.HTTPException) as e:
-            failures.append(f"  {url}: {e}")
+            failures.append(f"  {url}: {_describe(e)}")
     tried = "\n".join(failures) or f"  (no mirrors: {MIRRORS_ENV} and the defaults are empty)"
     raise DownloadError(
         f"could not download {name} from any mirror:\n{tried}\n"
@@ -125,7 +126,13 @@ def _fetch_verified(
     _fsync_dir(target.parent)
 
 
-def _stream(url: str, out, progress: bool | None, timeout: float) -> None:
+def _describe(error: Exception) -> str:
+    if isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError):
+        return str(error.reason)
+    return str(error) or type(error).__name__
+
+
+def _stream(url: str, out: BinaryIO, progress: bool | None, timeout: float) -> None:
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
     except urllib.error.HTTPError as e:
@@ -142,9 +149,14 @@ def _stream(url: str, out, progress: bool | None, timeout: float) -> None:
             disable=None if progress is None else not progress,
             leave=False,
         ) as bar:
+            received = 0
             while chunk := response.read(CHUNK):
                 out.write(chunk)
+                received += len(chunk)
                 bar.update(len(chunk))
+    # urllib does not always notice a connection closed early; the announced length does.
+    if total is not None and received != total:
+        raise DataError(f"transfer cut short after {received} of {total} bytes")
 
 
 def _gunzip_md5(path: Path) -> str:
