@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tfnn.data import DataError, load_mnist
-from tfnn.data.download import _gunzip_md5
+from tfnn.data.fetch import gunzip_md5
 from tfnn.data.idx import write_idx
 from tfnn.data.mnist import FILES, MD5
 
@@ -35,7 +35,7 @@ def test_official_files_load(shared_mnist):
 
 @pytest.mark.parametrize("name", sorted(MD5))
 def test_known_checksums_match_the_official_files(shared_mnist, name):
-    assert _gunzip_md5(shared_mnist / f"{name}.gz") == MD5[name]
+    assert gunzip_md5(shared_mnist / f"{name}.gz") == MD5[name]
 
 
 def test_data_dir_argument_wins_over_environment(tmp_path, monkeypatch):

@@ -10,8 +10,8 @@ Example::
 """
 
 from tfnn.data.batches import Batches
-from tfnn.data.download import DownloadError, default_cache_dir, download, mirrors
 from tfnn.data.errors import DataError
+from tfnn.data.fetch import DownloadError, default_cache_dir, download, mirrors
 from tfnn.data.idx import read_idx, write_idx
 from tfnn.data.mnist import load_mnist
 from tfnn.data.sample import load_mnist_sample

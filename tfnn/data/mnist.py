@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tfnn.data.download import default_cache_dir, download
 from tfnn.data.errors import DataError
+from tfnn.data.fetch import default_cache_dir, download
 from tfnn.data.idx import read_idx
 
 DATA_DIR_ENV = "TFNN_DATA_DIR"

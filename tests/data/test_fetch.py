@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from tfnn.data import DataError, DownloadError, default_cache_dir, load_mnist, mirrors, read_idx
-from tfnn.data.download import DEFAULT_MIRRORS, download
+from tfnn.data.fetch import DEFAULT_MIRRORS, download
 from tfnn.data.mnist import MD5
 
 LABELS = "t10k-labels-idx1-ubyte"
@@ -159,7 +159,7 @@ def test_interrupted_download_keeps_nothing_partial(serve, monkeypatch, tmp_path
         assert path.stat().st_size > 0
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("tfnn.data.download._gunzip_md5", interrupt)
+    monkeypatch.setattr("tfnn.data.fetch.gunzip_md5", interrupt)
     with pytest.raises(KeyboardInterrupt):
         download(f"{LABELS}.gz", MD5[LABELS], tmp_path, mirror_urls=[url])
     assert list(tmp_path.iterdir()) == []

@@ -115,7 +115,7 @@ def _fetch_verified(
             _stream(url, out, progress, timeout)
             out.flush()
             os.fsync(out.fileno())
-        actual = _gunzip_md5(Path(temp))
+        actual = gunzip_md5(Path(temp))
         if actual != md5:
             raise DataError(f"checksum mismatch: md5 of the content is {actual}, not {md5}")
         os.replace(temp, target)
@@ -159,7 +159,13 @@ def _stream(url: str, out: BinaryIO, progress: bool | None, timeout: float) -> N
         raise DataError(f"transfer cut short after {received} of {total} bytes")
 
 
-def _gunzip_md5(path: Path) -> str:
+def gunzip_md5(path: Path) -> str:
+    """The md5 hex digest of the decompressed content of the gzip file ``path``.
+
+    Example::
+
+        gunzip_md5(Path("t10k-labels-idx1-ubyte.gz"))   # '27ae3e4e09519cfbb04c329615203637'
+    """
     digest = hashlib.md5(usedforsecurity=False)
     try:
         with gzip.open(path, "rb") as f:
