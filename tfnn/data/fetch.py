@@ -134,7 +134,9 @@ def _describe(error: Exception) -> str:
 
 def _stream(url: str, out: BinaryIO, progress: bool | None, timeout: float) -> None:
     try:
-        response = urllib.request.urlopen(url, timeout=timeout)
+        # Some mirrors refuse urllib's default User-Agent.
+        request = urllib.request.Request(url, headers={"User-Agent": "tfnn"})
+        response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as e:
         # An HTTPError holds the open response; closing it avoids a ResourceWarning.
         e.close()

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from tfnn.data.errors import DataError
 from tfnn.data.idx import encode_idx, write_idx
-from tfnn.data.mnist import FILES, find_file, read_pair
+from tfnn.data.mnist import FILES, load_mnist
 from tfnn.data.sample import SAMPLE_DIR
 
 SEED = 1307
@@ -52,10 +53,7 @@ def make_sample(source: Path, out: Path = SAMPLE_DIR) -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for split, (images_name, labels_name) in FILES.items():
-        paths = [find_file(source, name) for name in (images_name, labels_name)]
-        if None in paths:
-            raise SystemExit(f"{source} does not hold the MNIST {split} files {FILES[split]}")
-        images, labels = read_pair(*paths)
+        images, labels = load_mnist(split, data_dir=source)
         indices = select(labels, PER_CLASS[split])
         files = {
             images_name: images[indices],
@@ -95,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="folder with the official MNIST IDX files")
     parser.add_argument("--out", type=Path, default=SAMPLE_DIR, help="where to write")
     args = parser.parse_args(argv)
-    make_sample(args.source, args.out)
+    try:
+        make_sample(args.source, args.out)
+    except DataError as e:
+        raise SystemExit(f"make_sample: {e}") from None
     return 0
 
 

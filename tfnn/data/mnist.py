@@ -55,7 +55,7 @@ def load_mnist(
     names = split_files(split)
     explicit = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
     if explicit is not None:
-        source = "--data-dir" if data_dir is not None else f"${DATA_DIR_ENV}"
+        source = "data_dir/--data-dir" if data_dir is not None else f"${DATA_DIR_ENV}"
         paths = [_find(Path(explicit), name, source) for name in names]
     else:
         cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -75,13 +75,7 @@ def split_files(split: str) -> tuple[str, str]:
     return FILES[split]
 
 
-def find_file(directory: Path, name: str) -> Path | None:
-    """``directory/name`` if it is a file, else ``directory/name.gz`` if it is, else None.
-
-    Example::
-
-        find_file(Path("../shared/data/mnist"), "train-labels-idx1-ubyte")   # .../...ubyte.gz
-    """
+def _existing(directory: Path, name: str) -> Path | None:
     for candidate in (directory / name, directory / f"{name}.gz"):
         if candidate.is_file():
             return candidate
@@ -89,7 +83,7 @@ def find_file(directory: Path, name: str) -> Path | None:
 
 
 def _find(directory: Path, name: str, source: str) -> Path:
-    found = find_file(directory, name)
+    found = _existing(directory, name)
     if found is None:
         raise DataError(
             f"{directory} (from {source}) holds neither {name} nor {name}.gz; "
@@ -99,7 +93,7 @@ def _find(directory: Path, name: str, source: str) -> Path:
 
 
 def _cached(cache: Path, name: str, download_missing: bool, progress: bool | None) -> Path:
-    found = find_file(cache, name)
+    found = _existing(cache, name)
     if found is not None:
         return found
     if not download_missing:
