@@ -48,7 +48,7 @@ class Batches:
     ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels; pass one per image")
-        if not isinstance(batch_size, int) or batch_size < 1:
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
         if drop_last and batch_size > len(images):
             raise ValueError(
@@ -61,7 +61,7 @@ class Batches:
         x /= np.float32(STD)
         self.x = x.reshape(len(x), -1) if flatten else x
         self.y = np.asarray(labels, dtype=np.int64)
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.seed = seed
         self.shuffle = shuffle
         self.drop_last = drop_last
