@@ -1,4 +1,9 @@
-"""The one backend fixture: every backend usable here, skipping the rest with a reason."""
+"""The one backend fixture: every backend usable here, skipping the rest with a reason.
+
+Ids read ``<backend>-<device>``: ``numpy-cpu``, ``strict-cpu``, ``torch-cpu``,
+``cupy-cuda0``; select one with ``pytest -k torch-cpu``. The cupy case carries the
+``gpu`` marker, so ``-m 'not gpu'`` leaves it out.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,14 @@ from tfnn.backends import BackendError, get_backend
 BACKEND_PARAMS = [
     pytest.param(("numpy", "cpu"), id="numpy-cpu"),
     pytest.param(("array_api_strict", "cpu"), id="strict-cpu"),
+    pytest.param(("torch", "cpu"), id="torch-cpu"),
+    pytest.param(("cupy", "cuda:0"), id="cupy-cuda0", marks=pytest.mark.gpu),
 ]
 
 
 @pytest.fixture(params=BACKEND_PARAMS)
 def backend(request):
-    """A Backend instance (``.xp``, ``.asarray``, ``.to_numpy``, ``.rng(seed)``)."""
+    """A Backend instance (``.xp``, ``.asarray``, ``.to_numpy``, ``.rng(seed)``, streams)."""
     name, device = request.param
     try:
         return get_backend(name, device)

@@ -12,7 +12,11 @@ bit for bit. ``permutation`` is the argsort of uniform floats.
 Streams: ``stream_pool(size)`` makes ``size`` cupy streams on the GPU. ``launch(fn)``
 runs ``fn`` on the host inside ``with device, stream:``, so the kernels it issues are
 enqueued on that stream and ``launch`` returns before they run. ``record`` records a
-cupy event (timing off) and ``wait`` makes the stream wait for it on the GPU.
+cupy event (timing off) and ``wait`` makes the stream wait for it on the GPU. Pool
+streams are blocking streams: they are ordered with cupy's legacy default stream, where
+``asarray``, ``to_numpy`` and the rng run outside ``launch`` (so tfnn assumes cupy's
+per-thread default stream is off), and an op there waits for all of them.
+
 cupy has no ``record_stream``: its memory pool hands a freed block to the next
 allocation on the stream that allocated it, even while another stream still reads the
 block, so ``keep_alive`` holds such arrays until an event says the reader is done.
@@ -174,8 +178,7 @@ class CupyStream:
         self._cupy = cupy
         self._index = index
         with _on(cupy, index):
-            # A blocking stream is ordered with the legacy default stream, where asarray,
-            # to_numpy and the rng run when called outside launch.
+            # Blocking: ordered with the default stream (see the module docstring).
             self.raw = cupy.cuda.Stream(non_blocking=False)
         self._alive = KeepAlive()
 

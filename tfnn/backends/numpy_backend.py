@@ -19,22 +19,30 @@ from tfnn.backends.streams import ImmediateStreamPool
 
 
 class NumpyGenerator:
-    """numpy's PCG64 generator; the same seed gives the same arrays on every machine."""
+    """numpy's PCG64 generator; the same seed gives the same arrays on every machine.
 
-    def __init__(self, seed: int, asarray: Any = np.asarray) -> None:
+    Draws are made in float64 and cast to ``dtype`` (default: ``float32``) by ``asarray``,
+    so numpy and array_api_strict give the same numbers for one seed.
+    """
+
+    def __init__(self, seed: int, asarray: Any = np.asarray, float32: Any = np.float32) -> None:
         self._rng = np.random.Generator(np.random.PCG64(seed))
         self._asarray = asarray
+        self._float32 = float32
 
     def normal(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
-        return self._asarray(self._rng.standard_normal(shape).astype(_np_dtype(dtype)))
+        return self._asarray(self._rng.standard_normal(shape), dtype=self._float(dtype))
 
     def uniform(
         self, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0, dtype: Any = None
     ) -> Any:
-        return self._asarray(self._rng.uniform(low, high, shape).astype(_np_dtype(dtype)))
+        return self._asarray(self._rng.uniform(low, high, shape), dtype=self._float(dtype))
 
     def permutation(self, n: int) -> Any:
         return self._asarray(self._rng.permutation(n))
+
+    def _float(self, dtype: Any) -> Any:
+        return self._float32 if dtype is None else dtype
 
     @property
     def state(self) -> dict[str, Any]:
@@ -44,10 +52,6 @@ class NumpyGenerator:
     @state.setter
     def state(self, value: dict[str, Any]) -> None:
         self._rng.bit_generator.state = value
-
-
-def _np_dtype(dtype: Any) -> Any:
-    return np.float32 if dtype is None else np.dtype(dtype)
 
 
 class NumpyBackend:

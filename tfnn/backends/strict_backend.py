@@ -51,7 +51,7 @@ class StrictBackend:
         return np.asarray(a.to_device(self.xp.Device("CPU_DEVICE")))
 
     def rng(self, seed: int) -> NumpyGenerator:
-        return NumpyGenerator(seed, asarray=self.asarray)
+        return NumpyGenerator(seed, asarray=self.asarray, float32=self.xp.float32)
 
     def stream_pool(self, size: int = 4) -> ImmediateStreamPool:
         return ImmediateStreamPool(size)

@@ -10,8 +10,12 @@ from numpy's, and on CUDA from torch's own CPU generator.
 
 Streams: on the CPU the pool is the immediate one. On CUDA each stream is a
 ``torch.cuda.Stream`` and events are ``torch.cuda.Event`` (which already have
-``synchronize`` and ``query``). ``keep_alive`` uses the shared ledger rather than
-``Tensor.record_stream`` so that every backend keeps arrays alive the same way.
+``synchronize`` and ``query``). torch's streams do not synchronise with the default
+stream as cupy's blocking streams do, so ``launch`` first makes its stream wait (on the
+GPU) for the caller's current stream, where ``asarray`` and the rng ran, and
+``to_numpy`` waits for the whole GPU before copying. ``keep_alive`` uses the shared
+ledger rather than ``Tensor.record_stream`` so that every backend keeps arrays alive the
+same way.
 """
 
 from __future__ import annotations
@@ -84,6 +88,9 @@ class TorchBackend:
 
     def to_numpy(self, a: Any) -> np.ndarray:
         if isinstance(a, self._torch.Tensor):
+            if a.device.type == "cuda":
+                # a may come from a pool stream that the copy's stream does not wait for.
+                self._torch.cuda.synchronize(a.device)
             return a.detach().cpu().numpy()
         return np.asarray(a)
 
@@ -161,6 +168,7 @@ class TorchStream:
         self._alive = KeepAlive()
 
     def launch(self, fn: Callable[[], T]) -> T:
+        self.raw.wait_stream(self._torch.cuda.current_stream(self._device))
         with self._torch.cuda.device(self._device), self._torch.cuda.stream(self.raw):
             return fn()
 

@@ -1,0 +1,125 @@
+"""The ``tfnn`` command line: ``tfnn info`` (``train``, ``bench`` and ``graph`` join later).
+
+Each subcommand is a ``Command`` in ``COMMANDS``: its one-line help, a function adding
+its arguments to its own parser, and a function running it that returns the exit
+status. A later subcommand lives in its own module and adds one entry here. ``main``
+parses, dispatches, and turns the errors a user can cause (bad usage, an unusable
+backend, a missing file) into one line on stderr and a non-zero exit, never a traceback.
+
+Example::
+
+    $ tfnn info
+    backend           usable  version  device  details
+    numpy             yes     2.4.6    cpu     host CPU, 16 cores; cpu:N are virtual devices
+    cupy              yes     13.6.0   cuda:0  NVIDIA H100 80GB HBM3, 78.6 GiB free of 79.2 GiB
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from tfnn.backends import BackendError, BackendInfo, DeviceInfo, describe_backends
+
+
+class UsageError(Exception):
+    """The command line itself is wrong; the message says how."""
+
+
+class Command(NamedTuple):
+    """One subcommand: ``run(args)`` returns the exit status."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, BackendError, OSError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tfnn`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit status.
+
+    Example::
+
+        main(["info"])   # prints the backend table, returns 0
+    """
+    try:
+        args = _parser().parse_args(argv)
+        status: int = args.command.run(args)
+    except BrokenPipeError:
+        # The reader (say `tfnn info | head -1`) left; point stdout at devnull so the
+        # interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except USER_ERRORS as e:
+        print(f"tfnn: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, UsageError) else 1
+    except KeyboardInterrupt:
+        print("tfnn: interrupted", file=sys.stderr)
+        return 130
+    return status
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse prints the usage block and exits; one line through main reads better.
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tfnn",
+        description="Neural-network training as Taskflow-style task graphs over array backends.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name, command in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=command.help, description=command.help)
+        command.add_arguments(command_parser)
+        command_parser.set_defaults(command=command)
+    return parser
+
+
+def _info_arguments(parser: argparse.ArgumentParser) -> None:
+    """``tfnn info`` takes no arguments."""
+
+
+def _info(args: argparse.Namespace) -> int:
+    print(format_backends(describe_backends()))
+    return 0
+
+
+def format_backends(infos: Sequence[BackendInfo]) -> str:
+    """A plain-text table: one line per usable device, one per unusable backend with why.
+
+    Example::
+
+        print(format_backends(describe_backends()))
+    """
+    rows = [("backend", "usable", "version", "device", "details")]
+    for info in infos:
+        version = info.version or "-"
+        if not info.usable:
+            rows.append((info.name, "no", version, "-", info.reason or ""))
+            continue
+        for i, device in enumerate(info.devices):
+            first = (info.name, "yes", version) if i == 0 else ("", "", "")
+            rows.append((*first, device.device, _device_details(device)))
+    widths = [max(len(row[col]) for row in rows) for col in range(4)]
+    lines = ("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) for row in rows)
+    return "\n".join(f"{line}  {row[4]}".rstrip() for line, row in zip(lines, rows, strict=True))
+
+
+def _device_details(device: DeviceInfo) -> str:
+    if device.memory is None:
+        return device.name
+    free, total = (n / 2**30 for n in device.memory)
+    return f"{device.name}, {free:.1f} GiB free of {total:.1f} GiB"
+
+
+COMMANDS: dict[str, Command] = {
+    "info": Command("list array backends, their devices and GPUs", _info_arguments, _info),
+}
