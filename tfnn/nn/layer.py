@@ -18,10 +18,12 @@ of a layer may overlap that layer's ``backward_input`` without changing its resu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from tfnn.backends import Backend, get_backend
 from tfnn.nn.parameter import Parameter
+
+L = TypeVar("L", bound="Layer")
 
 
 class Layer:
@@ -39,7 +41,7 @@ class Layer:
         """The trainable parameters, each layer's weight before its bias."""
         return []
 
-    def initialize(self, backend: Backend | None = None, seed: int = 0, dtype: Any = None):
+    def initialize(self: L, backend: Backend | None = None, seed: int = 0, dtype: Any = None) -> L:
         """Create every parameter on ``backend`` (default numpy) from ``seed``; return self.
 
         Example::
@@ -56,12 +58,15 @@ class Layer:
         """Draw this layer's parameter values from ``rng``; containers share one ``rng``."""
 
     def forward(self, x: Any, *, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+        """``(y, ctx)``; ``training`` and ``rng`` matter only to layers such as Dropout."""
         return x, None
 
     def backward_input(self, ctx: Any, dy: Any) -> Any:
+        """The gradient with respect to forward's input."""
         return dy
 
     def backward_weight(self, ctx: Any, dy: Any) -> tuple[Any, ...]:
+        """The gradients of ``parameters()``, in that order."""
         return ()
 
     def backward(
