@@ -39,12 +39,12 @@ def linear_backward_input(W: Any, dy: Any) -> Any:
     return dy @ W
 
 
-def linear_backward_weight(ctx: Any, dy: Any) -> tuple[Any, Any]:
+def linear_backward_weight(x: Any, dy: Any) -> tuple[Any, Any]:
     """Gradients with respect to ``W`` and ``b``: ``(dy.T @ x, sum(dy, axis=0))``.
 
     Example::
 
-        dW, db = linear_backward_weight(ctx, dy)   # (out, in), (out,)
+        dW, db = linear_backward_weight(x, dy)     # x is forward's ctx; (out, in), (out,)
     """
     xp = array_namespace(dy)
-    return dy.T @ ctx, xp.sum(dy, axis=0)
+    return dy.T @ x, xp.sum(dy, axis=0)
