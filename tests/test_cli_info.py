@@ -51,14 +51,19 @@ def test_bad_usage_is_one_line_on_stderr(capsys, argv):
     assert err.startswith("tfnn: error: ") and "--help" in err
 
 
+def test_help_returns_0(capsys):
+    assert main(["--help"]) == 0
+    assert "info" in capsys.readouterr().out
+
+
 def test_a_backend_error_is_one_line_and_exit_1(monkeypatch, capsys):
     def broken():
-        raise BackendError("backend 'cupy' sees no CUDA device; check nvidia-smi")
+        raise BackendError("backend 'cupy' sees no CUDA device\n(cudaErrorNoDevice); check")
 
     monkeypatch.setattr(tfnn.cli, "describe_backends", broken)
     assert main(["info"]) == 1
     assert capsys.readouterr().err == (
-        "tfnn: error: backend 'cupy' sees no CUDA device; check nvidia-smi\n"
+        "tfnn: error: backend 'cupy' sees no CUDA device (cudaErrorNoDevice); check\n"
     )
 
 

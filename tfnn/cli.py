@@ -20,7 +20,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from tfnn.backends import BackendError, BackendInfo, DeviceInfo, describe_backends
 
@@ -55,8 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except SystemExit as e:  # argparse exits after --help
+        return e.code if isinstance(e.code, int) else 0
     except USER_ERRORS as e:
-        print(f"tfnn: error: {e}", file=sys.stderr)
+        print("tfnn: error:", *str(e).split(), file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
         print("tfnn: interrupted", file=sys.stderr)
@@ -66,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 class _Parser(argparse.ArgumentParser):
     # argparse prints the usage block and exits; one line through main reads better.
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 

@@ -2,7 +2,8 @@
 
 Selection precedence: explicit argument > CLI flag (passed as the argument) >
 ``TFNN_BACKEND`` / ``TFNN_DEVICE`` environment variables > numpy on ``cpu`` (cupy's
-default device is ``cuda:0``).
+default device is ``cuda:0``). Name and device are chosen separately: ``TFNN_DEVICE``
+applies whenever no device is given, even with a backend name given.
 
 The registry maps each backend name to the module and class that implement it. A
 backend's module is imported only when that backend is asked for, and cupy and torch

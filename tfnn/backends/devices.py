@@ -9,7 +9,8 @@ something less helpful (or, for numpy's virtual devices, nothing at all).
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from dataclasses import dataclass
+from typing import Any
 
 import array_api_compat
 
@@ -18,7 +19,8 @@ from tfnn.backends.base import BackendError
 _DEVICE = re.compile(r"(cpu|cuda)(?::(\d+))?")
 
 
-class DeviceName(NamedTuple):
+@dataclass(frozen=True)
+class DeviceName:
     """A parsed device name: ``kind`` is ``cpu`` or ``cuda``; ``index`` counts from 0."""
 
     kind: str

@@ -8,6 +8,7 @@ Its stream pool is the immediate one: ``launch`` computes at once.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import array_api_compat.numpy as xp_numpy
@@ -45,12 +46,12 @@ class NumpyGenerator:
         return self._float32 if dtype is None else dtype
 
     @property
-    def state(self) -> dict[str, Any]:
+    def state(self) -> Mapping[str, Any]:
         """The bit generator's state, for checkpoints."""
         return self._rng.bit_generator.state
 
     @state.setter
-    def state(self, value: dict[str, Any]) -> None:
+    def state(self, value: Mapping[str, Any]) -> None:
         self._rng.bit_generator.state = value
 
 
