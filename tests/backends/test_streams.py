@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -108,3 +109,16 @@ def test_gpu_stream_hands_its_event_to_a_cpu_stream(name):
     y = gpu.launch(lambda: xp.sum(backend.asarray(np.ones(1000, dtype=np.float32))))
     cpu.wait(gpu.record())
     assert cpu.launch(lambda: float(backend.to_numpy(y))) == 1000.0
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["cupy", "torch"])
+def test_gpu_stream_takes_launches_from_several_threads(name):
+    backend = _gpu_backend(name)
+    xp = backend.xp
+    stream = backend.stream_pool(1).streams[0]
+    x = backend.asarray(np.ones((256, 256), dtype=np.float32))
+    with ThreadPoolExecutor(4) as workers:
+        results = list(workers.map(lambda _: stream.launch(lambda: xp.sum(x @ x)), range(32)))
+    stream.synchronize()
+    assert {float(backend.to_numpy(r)) for r in results} == {256.0**3}

@@ -10,8 +10,8 @@ numbers numpy's PCG64 gives for that seed, so a run on cupy does not match a num
 bit for bit. ``permutation`` is the argsort of uniform floats.
 
 Streams: ``stream_pool(size)`` makes ``size`` cupy streams on the GPU. ``launch(fn)``
-runs ``fn`` on the host inside ``with device, stream:``, so the kernels it issues are
-enqueued on that stream and ``launch`` returns before they run. ``record`` records a
+runs ``fn`` on the host with the GPU and that stream current, so the kernels it issues
+are enqueued on the stream and ``launch`` returns before they run. ``record`` records a
 cupy event (timing off) and ``wait`` makes the stream wait for it on the GPU. Pool
 streams are blocking streams: they are ordered with cupy's legacy default stream, where
 ``asarray``, ``to_numpy`` and the rng run outside ``launch`` (so tfnn assumes cupy's
@@ -183,8 +183,16 @@ class CupyStream:
         self._alive = KeepAlive()
 
     def launch(self, fn: Callable[[], T]) -> T:
-        with _on(self._cupy, self._index), self.raw:
-            return fn()
+        # Not `with self.raw:`: a cupy Stream remembers its entered device on the object
+        # itself, so two workers launching on one stream at once would corrupt it;
+        # use() sets the thread's current stream only.
+        with _on(self._cupy, self._index):
+            previous = self._cupy.cuda.get_current_stream()
+            self.raw.use()
+            try:
+                return fn()
+            finally:
+                previous.use()
 
     def record(self) -> CupyEvent:
         with _on(self._cupy, self._index):
