@@ -20,6 +20,11 @@ State.
 
 Counters of finished tasks are updated under ``_lock``; ready tasks are found without
 it (see ``transitions``). ``SyncExecutor`` runs the same loop on the calling thread.
+
+Devices. ``devices`` maps device names to stream pools; tasks placed there are launched
+on streams by the rules in ``tfnn.executor.streams`` and are finished, for the
+scheduler, once launched. Each iteration of a run ends by synchronising those streams,
+so ``result()`` reports a failure inside device work and results are ready to read.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any
 
 from tfnn.executor.future import CancelledError, RunFuture, TaskError
 from tfnn.executor.graph import (
@@ -42,6 +49,7 @@ from tfnn.executor.graph import (
     Taskflow,
 )
 from tfnn.executor.observer import Observer
+from tfnn.executor.streams import assign_streams, run_on_device
 from tfnn.executor.transitions import advance, arm, release, sources, strong_cycle
 
 
@@ -76,9 +84,13 @@ class Executor:
             ex.run(tf).result()             # once
             ex.run_n(tf, 10).result()       # ten times in a row
             ex.run_until(tf, lambda: done).result()
+
+    ``devices={"cuda:0": backend.stream_pool(4)}`` registers a device's streams.
     """
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(
+        self, workers: int | None = None, devices: Mapping[str, Any] | None = None
+    ) -> None:
         if workers is None:
             workers = os.cpu_count() or 1
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -92,6 +104,13 @@ class Executor:
         self._active_runs = 0
         self._shutdown = False
         self._observers: tuple[Observer, ...] = ()
+        self._devices = dict(devices or {})
+        for name, pool in self._devices.items():
+            if not getattr(pool, "streams", None):
+                raise ValueError(
+                    f"device {name!r} needs a stream pool with a non-empty .streams list, "
+                    f"got {pool!r}; use backend.stream_pool() or SimulatedDevice()"
+                )
         self._threads = [
             threading.Thread(
                 target=self._worker_loop, args=(i,), name=f"tfnn-worker-{i}", daemon=True
@@ -191,12 +210,16 @@ class Executor:
                 ),
             )
             return
+        if self._devices:
+            assign_streams(run.graph, self._devices)
         self._iterate(_Topology(run.graph, run, None))
 
     def _iterate(self, topo: _Topology) -> None:
         """Start the root topology's next iteration, or finish its run."""
         run = topo.run
         while True:
+            if self._devices and run.iterations:
+                self._synchronize_devices(run)
             if run.stop:
                 self._finish(
                     run, run.error or CancelledError(f"run of {run.graph.name!r} was cancelled")
@@ -216,6 +239,16 @@ class Executor:
             if ready:
                 self._push(ready, topo, len(ready))
                 return
+
+    def _synchronize_devices(self, run: _Run) -> None:
+        for pool in self._devices.values():
+            for stream in pool.streams:
+                try:
+                    stream.synchronize()
+                except BaseException as e:
+                    if run.error is None:
+                        run.error = e
+                    run.stop = True
 
     def _finish(self, run: _Run, error: BaseException | None) -> None:
         graph = run.graph
@@ -269,10 +302,12 @@ class Executor:
         if topo.parent is None:
             self._iterate(topo)
         else:
-            self._resume(*topo.parent)
+            self._resume(*topo.parent, topo.graph)
 
-    def _resume(self, task: Task, topo: _Topology) -> None:
+    def _resume(self, task: Task, topo: _Topology, child: Graph) -> None:
         """The child graph of subflow/module ``task`` has finished: release its successors."""
+        if self._devices:
+            task._events = [pair for t in child.tasks for pair in t._events]
         if task.kind is MODULE:
             self._release_module(task)
         if topo.run.stop:
@@ -306,6 +341,7 @@ class Executor:
         """Run ``task`` and then, inline, the first task each finish makes ready."""
         run = topo.run
         observers = self._observers
+        devices = self._devices
         while True:
             if run.stop:
                 self._task_done(topo)
@@ -317,10 +353,14 @@ class Executor:
                         o.on_entry(worker, task)
                 try:
                     if kind is STATIC:
-                        task.work()
+                        if devices:
+                            run_on_device(task, _body(task))
+                        else:
+                            task.work()
                         ready = release(task)
                     elif kind is CONDITION or kind is MULTI_CONDITION:
-                        ready = advance(task, task.work())
+                        value = run_on_device(task, task.work) if devices else task.work()
+                        ready = advance(task, value)
                     elif self._spawn(task, topo):
                         return
                     else:
@@ -358,6 +398,8 @@ class Executor:
             task.work(subflow)
             graph = subflow._graph
         try:
+            if self._devices:
+                assign_streams(graph, self._devices)
             cycle = strong_cycle(graph)
             if cycle:
                 raise GraphError(
@@ -387,6 +429,20 @@ class Executor:
             self._begin(following)
 
 
+def _body(task: Task) -> Callable[[], Any]:
+    """The body of ``task``; on a stream it may fail later, so name the task in the error."""
+    if task._stream is None:
+        return task.work
+    return partial(_call_named, task)
+
+
+def _call_named(task: Task) -> Any:
+    try:
+        return task.work()
+    except BaseException as e:
+        raise TaskError(task.name, task.graph.name, e) from e
+
+
 class SyncExecutor(Executor):
     """The reference executor: the same transitions, run on the calling thread.
 
@@ -394,8 +450,8 @@ class SyncExecutor(Executor):
     the same as ``Executor(workers=1)``'s, which makes it the oracle for tests.
     """
 
-    def __init__(self) -> None:
-        super().__init__(workers=1)
+    def __init__(self, devices: Mapping[str, Any] | None = None) -> None:
+        super().__init__(workers=1, devices=devices)
 
     def _thread_count(self) -> int:
         return 0

@@ -77,19 +77,27 @@ class Task:
         a, b = tf.emplace(f, g)
         a.precede(b)          # b runs after a
         a.name, b.device      # "task-0", "cpu"
+
+    ``device`` places a static task on a device registered with the executor (see
+    ``tfnn.executor.streams``). ``reads_device`` (default True) says whether a host
+    task reads device results: if so it waits for its device predecessors' events.
     """
 
     __slots__ = (
         "_arm",
+        "_events",
         "_join",
         "_preds",
+        "_stream",
         "_succ",
+        "_value",
         "data",
         "device",
         "graph",
         "kind",
         "module",
         "name",
+        "reads_device",
         "work",
     )
 
@@ -113,6 +121,12 @@ class Task:
         self._preds: list[Task] = []
         self._arm: list[bool] = []
         self._join: list[bool] = []
+        # Device state (see tfnn.executor.streams): the stream this task launches on,
+        # the (stream, event) pairs its successors must order after, its launch result.
+        self._stream: Any = None
+        self._events: list[tuple[Any, Any]] = []
+        self._value: Any = None
+        self.reads_device = True
 
     def precede(self, *tasks: Task) -> Task:
         """Add edges self -> each task, in order (a condition's index counts from 0)."""
@@ -162,7 +176,16 @@ class Task:
 class Graph:
     """The task list of one Taskflow or one spawned subflow."""
 
-    __slots__ = ("acyclic_version", "armed_version", "busy", "name", "tasks", "version", "waiting")
+    __slots__ = (
+        "acyclic_version",
+        "armed_version",
+        "busy",
+        "name",
+        "streams_version",
+        "tasks",
+        "version",
+        "waiting",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -170,6 +193,7 @@ class Graph:
         self.version = 0
         self.armed_version = -1
         self.acyclic_version = -1
+        self.streams_version = -1
         self.busy = False
         self.waiting: list[Any] = []
 
@@ -215,14 +239,13 @@ class FlowBuilder:
         tasks = tuple(self._add(STATIC, fn, name, device, data) for fn in fns)
         return tasks[0] if len(tasks) == 1 else tasks
 
-    def condition(
-        self, fn: Callable[[], int], name: str | None = None, device: str = "cpu", data: Any = None
-    ) -> Task:
+    def condition(self, fn: Callable[[], int], name: str | None = None, data: Any = None) -> Task:
         """Add a condition task: ``fn()`` returns the index of the one successor to run.
 
-        Its out-edges are weak; an index out of range runs no successor.
+        Its out-edges are weak; an index out of range runs no successor. It runs on the
+        host, since the scheduler needs its answer.
         """
-        return self._add(CONDITION, fn, name, device, data)
+        return self._add(CONDITION, fn, name, "cpu", data)
 
     def multi_condition(
         self, fn: Callable[[], Iterable[int]], name: str | None = None, data: Any = None
