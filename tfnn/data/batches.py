@@ -1,7 +1,8 @@
 """Mini-batches of MNIST: normalised once, shuffled per epoch from a seed, resumable.
 
 At construction the images are normalised once to float32 ``(x / 255 - 0.1307) / 0.3081``
-(MNIST's training mean and std) and flattened to ``(N, 784)`` unless ``flatten=False``;
+(MNIST's training mean and std; ``normalize=False`` keeps the values, for features that
+are not pixels) and flattened to ``(N, 784)`` unless ``flatten=False``;
 labels become int64 class indices. Epoch ``e`` visits the samples in the order
 ``np.random.default_rng([seed, e]).permutation(N)`` (PCG64), so any epoch can be
 reproduced alone — resuming at ``(epoch, step)`` needs nothing but those two numbers.
@@ -44,6 +45,7 @@ class Batches:
         shuffle: bool = True,
         drop_last: bool = False,
         flatten: bool = True,
+        normalize: bool = True,
         asarray: Callable[[np.ndarray], Any] = np.asarray,
     ) -> None:
         if len(images) != len(labels):
@@ -56,9 +58,10 @@ class Batches:
                 f"would leave no batch; use a smaller batch_size or drop_last=False"
             )
         x = np.array(images, dtype=np.float32)
-        x /= np.float32(255)
-        x -= np.float32(MEAN)
-        x /= np.float32(STD)
+        if normalize:
+            x /= np.float32(255)
+            x -= np.float32(MEAN)
+            x /= np.float32(STD)
         self.x = x.reshape(len(x), -1) if flatten else x
         self.y = np.asarray(labels, dtype=np.int64)
         self.batch_size = int(batch_size)

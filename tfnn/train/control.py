@@ -1,0 +1,166 @@
+"""The host-side decisions of a training run: count steps, evaluate, stop, checkpoint.
+
+Every strategy asks the same two questions after each step, which keeps their
+behaviour (and their history) identical:
+
+- ``step_done()``: count the step; True when an evaluation is due (an epoch ended, or
+  ``eval_every`` steps passed);
+- ``evaluate()``: read the summed loss (the one host synchronisation on a GPU), stop with
+  ``TrainingDiverged`` if it is NaN/inf, measure accuracy on the evaluation data, record
+  the history, save the checkpoint, and answer whether training should stop (epochs
+  done, or the target accuracy reached).
+
+State: ``epoch`` and ``step`` (position of the next step), ``global_step``, ``samples``,
+``stopped``, the history, and the seconds spent evaluating (left out of samples/s).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tfnn.train.step import StepWork
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class History:
+    """What ``Trainer.fit`` measured: one entry per evaluation (each epoch end, and every
+    ``eval_every`` steps when set).
+
+    Example::
+
+        history = trainer.fit(x, y, epochs=3, eval_data=(xt, yt))
+        history.loss[-1], history.accuracy[-1], history.samples_per_second
+    """
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
+    epoch: list[int] = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    epochs: int = 0
+    steps: int = 0
+    samples: int = 0
+    train_seconds: float = 0.0
+    eval_seconds: float = 0.0
+
+    @property
+    def samples_per_second(self) -> float:
+        """Training throughput, evaluation and checkpoint time left out."""
+        return self.samples / self.train_seconds if self.train_seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss,
+            "accuracy": self.accuracy,
+            "epoch": self.epoch,
+            "step": self.step,
+            "epochs": self.epochs,
+            "steps": self.steps,
+            "samples": self.samples,
+            "train_seconds": self.train_seconds,
+            "eval_seconds": self.eval_seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        return cls(**data)
+
+
+class Control:
+    """Step counting and evaluation for one ``fit`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        work: StepWork,
+        *,
+        epochs: int,
+        eval_every: int | None,
+        evaluate_accuracy: Callable[[], float] | None,
+        target_accuracy: float | None,
+        save: Callable[[Control], None] | None,
+        history: History,
+        on_evaluation: Callable[[dict[str, Any]], None] | None = None,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
+        self.work = work
+        self.epochs = epochs
+        self.eval_every = eval_every
+        self.evaluate_accuracy = evaluate_accuracy
+        self.target_accuracy = target_accuracy
+        self.save = save
+        self.history = history
+        self.on_evaluation = on_evaluation
+        self.on_step = on_step
+        self.epoch, self.step = work.cursor
+        self.global_step = history.steps
+        self.steps_since_eval = 0
+        self.stopped = False
+        self.started = time.perf_counter()
+
+    @property
+    def finished(self) -> bool:
+        """True when no step is left to run."""
+        return self.stopped or self.epoch >= self.epochs
+
+    def step_done(self) -> bool:
+        """Count one finished step; True when an evaluation is due."""
+        self.history.samples += int(self.work.labels.shape[0])
+        self.global_step += 1
+        self.steps_since_eval += 1
+        self.step += 1
+        if self.on_step is not None:
+            self.on_step(1)
+        if self.step == self.work.steps_per_epoch:
+            self.epoch, self.step = self.epoch + 1, 0
+            return True
+        return bool(self.eval_every) and self.global_step % self.eval_every == 0
+
+    def evaluate(self) -> bool:
+        """Record an evaluation point; True when training should stop."""
+        begin = time.perf_counter()
+        self.history.train_seconds += begin - self.started
+        mean_loss = self.work.take_loss_sum() / max(self.steps_since_eval, 1)
+        self.steps_since_eval = 0
+        if not math.isfinite(mean_loss):
+            self.stopped = True
+            raise TrainingDiverged(
+                f"the training loss became {mean_loss} by epoch {self.epoch}, step "
+                f"{self.step}; lower the learning rate (--lr) or use another initialisation;"
+                " the last good checkpoint, if any, is kept"
+            )
+        accuracy = self.evaluate_accuracy() if self.evaluate_accuracy else None
+        h = self.history
+        h.loss.append(mean_loss)
+        h.accuracy.append(accuracy)
+        h.epoch.append(self.epoch)
+        h.step.append(self.global_step)
+        h.epochs = self.epoch
+        h.steps = self.global_step
+        reached = (
+            self.target_accuracy is not None
+            and accuracy is not None
+            and accuracy >= self.target_accuracy
+        )
+        self.stopped = reached or self.epoch >= self.epochs
+        if self.save is not None:
+            self.save(self)
+        if self.on_evaluation is not None:
+            self.on_evaluation(
+                {
+                    "epoch": self.epoch,
+                    "step": self.global_step,
+                    "loss": mean_loss,
+                    "accuracy": accuracy,
+                    "samples_per_second": h.samples_per_second,
+                }
+            )
+        self.started = time.perf_counter()
+        h.eval_seconds += self.started - begin
+        return self.stopped

@@ -1,0 +1,213 @@
+"""Training graphs: the tasks of one step, and the four strategies built from them.
+
+One step as tasks (layer i of L; ``F`` forward, ``BI`` input gradient, ``BW`` weight
+gradient, ``U`` update; parameterless layers have no BW/U)::
+
+    start -> F0 -> F1 -> ... -> F(L-1) -> loss -> BI(L-1) -> ... -> BI1
+      |                                     |          |              |
+      v                                     v          v              v
+    prefetch                            BW(L-1)     BW(L-2)   ...    BW0
+                                            |          |              |
+                                            v          v              v
+                                          U(L-1)     U(L-2)   ...    U0
+
+``BI(i)`` and ``BW(i)`` run in parallel; ``U(i)`` overlaps the rest of the backward pass;
+``prefetch`` loads the next step's batch while this one computes.
+
+Strategies (all call ``StepWork``'s pieces with the same data flow):
+
+- ``sequential``: the pieces in a plain Python loop (reference and overhead baseline);
+- ``two-graph``: per step, run a forward graph (start, prefetch, F, loss) and wait, then
+  a backward graph (BI, BW, U) and wait;
+- ``condition``: one graph for the whole training (below); ``step?`` counts the step and
+  loops, or goes to ``evaluate``, whose ``go on?`` loops or stops::
+
+      prefetch-first -> start -> ... step tasks ... -> step? --0--> start
+                                                         --1--> evaluate -> go on? --0--> start
+                                                                                   --1--> done
+
+- ``unrolled``: Taskflow's MNIST benchmark shape: every step of an epoch spelled out,
+  each ending in a condition that continues to the next step (0) or stops (1); the graph
+  is run once per epoch.
+
+Device tasks (F, loss, BI, BW, U) go to ``device``; ``start``, ``prefetch`` and the
+conditions run on the host, and ``step?``/``go on?`` read no device data, so a GPU run
+synchronises the host only in ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from tfnn.executor import Executor, Task, Taskflow
+from tfnn.executor.graph import FlowBuilder
+from tfnn.train.control import Control
+from tfnn.train.step import StepWork
+
+
+def add_step(
+    flow: FlowBuilder, work: StepWork, device: str, suffix: str = ""
+) -> tuple[Task, list[Task]]:
+    """Add one step's tasks to ``flow``; return its ``start`` task and its sinks."""
+    start, prefetch, loss = add_forward(flow, work, device, suffix)
+    sinks = add_backward(flow, work, device, loss, suffix)
+    return start, [prefetch, *sinks]
+
+
+def add_forward(
+    flow: FlowBuilder, work: StepWork, device: str, suffix: str = ""
+) -> tuple[Task, Task, Task]:
+    """Add start, prefetch, the forward chain and the loss; return start, prefetch, loss."""
+    start = flow.emplace(work.start, name=f"start{suffix}")
+    prefetch = flow.emplace(work.prefetch, name=f"prefetch{suffix}")
+    start.precede(prefetch)
+    previous = start
+    for i in range(work.depth):
+        task = flow.emplace(partial(work.forward, i), name=f"F{i}{suffix}", device=device)
+        previous.precede(task)
+        previous = task
+    loss = flow.emplace(work.loss, name=f"loss{suffix}", device=device)
+    previous.precede(loss)
+    return start, prefetch, loss
+
+
+def add_backward(
+    flow: FlowBuilder, work: StepWork, device: str, after: Task | None, suffix: str = ""
+) -> list[Task]:
+    """Add the backward tasks, after ``after`` (the loss) if given; return the sinks."""
+    sinks = []
+    dy_from = after
+    for i in reversed(range(work.depth)):
+        consumers = []
+        if i in work.trainable:
+            weight = flow.emplace(
+                partial(work.backward_weight, i), name=f"BW{i}{suffix}", device=device
+            )
+            update = flow.emplace(partial(work.update, i), name=f"U{i}{suffix}", device=device)
+            weight.precede(update)
+            consumers.append(weight)
+            sinks.append(update)
+        if i > 0:
+            grad = flow.emplace(
+                partial(work.backward_input, i), name=f"BI{i}{suffix}", device=device
+            )
+            consumers.append(grad)
+        if dy_from is not None:
+            dy_from.precede(*consumers)
+        if i > 0:
+            dy_from = grad
+    if dy_from is not None and dy_from is not after and not dy_from.successors:
+        sinks.append(dy_from)
+    return sinks
+
+
+def _join(tasks: list[Task], target: Task) -> None:
+    for t in tasks:
+        t.precede(target)
+
+
+# -- strategies ---------------------------------------------------------------------------
+
+
+def run_sequential(work: StepWork, control: Control, executor: Executor, device: str) -> None:
+    """The plain loop: the same pieces, one after another, on the calling thread."""
+    work.prefetch()
+    while not control.finished:
+        work.start()
+        work.prefetch()
+        for i in range(work.depth):
+            work.forward(i)
+        work.loss()
+        for i in reversed(range(work.depth)):
+            if i in work.trainable:
+                work.backward_weight(i)
+                work.update(i)
+            if i > 0:
+                work.backward_input(i)
+        if control.step_done() and control.evaluate():
+            return
+
+
+def two_graphs(work: StepWork, device: str) -> tuple[Taskflow, Taskflow]:
+    forward = Taskflow("forward")
+    add_forward(forward, work, device)
+    backward = Taskflow("backward")
+    add_backward(backward, work, device, None)
+    return forward, backward
+
+
+def run_two_graph(work: StepWork, control: Control, executor: Executor, device: str) -> None:
+    """Per step: the forward graph, wait; the backward graph, wait."""
+    forward, backward = two_graphs(work, device)
+    work.prefetch()
+    while not control.finished:
+        executor.run(forward).result()
+        executor.run(backward).result()
+        if control.step_done() and control.evaluate():
+            return
+
+
+def condition_graph(work: StepWork, control: Control, device: str) -> Taskflow:
+    """The whole training as one Taskflow (see the module docstring)."""
+    tf = Taskflow("train")
+    first = tf.emplace(work.prefetch, name="prefetch-first")
+    start, sinks = add_step(tf, work, device)
+    first.precede(start)
+    step = tf.condition(lambda: 1 if control.step_done() else 0, name="step?")
+    _join(sinks, step)
+    evaluate = tf.emplace(control.evaluate, name="evaluate")
+    go_on = tf.condition(lambda: 1 if control.stopped else 0, name="go on?")
+    done = tf.placeholder(name="done")
+    step.precede(start, evaluate)
+    evaluate.precede(go_on)
+    go_on.precede(start, done)
+    # Counting steps and reading the stop flag need no device result: no host sync.
+    step.reads_device = False
+    go_on.reads_device = False
+    return tf
+
+
+def run_condition(work: StepWork, control: Control, executor: Executor, device: str) -> None:
+    """One run of the condition graph trains to the end."""
+    if not control.finished:
+        executor.run(condition_graph(work, control, device)).result()
+
+
+def unrolled_graph(work: StepWork, control: Control, device: str, steps: range) -> Taskflow:
+    """Every step in ``steps`` of one epoch spelled out as tasks."""
+    tf = Taskflow(f"epoch-steps-{steps.start}-{steps.stop}")
+    previous: Task | None = None
+    for s in steps:
+        start, sinks = add_step(tf, work, device, suffix=f"@{s}")
+        if previous is not None:
+            previous.precede(start)
+        go_on = tf.condition(
+            lambda: 1 if control.step_done() and control.evaluate() else 0, name=f"next@{s}"
+        )
+        _join(sinks, go_on)
+        previous = go_on
+    return tf
+
+
+def run_unrolled(work: StepWork, control: Control, executor: Executor, device: str) -> None:
+    """Run the spelled-out epoch graph once per epoch (a partial one first on resume)."""
+    full: Taskflow | None = None
+    work.prefetch()
+    while not control.finished:
+        if control.step:
+            graph = unrolled_graph(work, control, device, range(control.step, work.steps_per_epoch))
+        else:
+            full = full or unrolled_graph(work, control, device, range(work.steps_per_epoch))
+            graph = full
+        executor.run(graph).result()
+
+
+Runner = Callable[[StepWork, Control, Executor, str], None]
+
+STRATEGIES: dict[str, Runner] = {
+    "sequential": run_sequential,
+    "two-graph": run_two_graph,
+    "condition": run_condition,
+    "unrolled": run_unrolled,
+}

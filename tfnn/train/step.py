@@ -1,0 +1,128 @@
+"""The work of one training step, cut into the pieces a training graph schedules.
+
+``StepWork`` holds the model, loss, optimizer and batches of one ``fit`` and the
+buffers one step passes between its pieces. Every strategy (``sequential``,
+``two-graph``, ``condition``, ``unrolled``) calls exactly these methods with the same data
+flow, which is why all of them give bitwise-identical weights on numpy.
+
+Pieces and what they read -> write (layer ``i`` of ``L``; ``acts[i]`` is layer ``i``'s
+input, ``dys[i]`` the gradient at its output):
+
+- ``prefetch()``            batches at ``cursor`` -> ``next``   (the following step's batch)
+- ``start()``               ``next`` -> ``acts[0]``, ``labels``
+- ``forward(i)``            ``acts[i]``, parameters -> ``acts[i+1]``, ``ctx[i]``
+- ``loss()``                ``acts[L]``, ``labels`` -> ``dys[L-1]``, ``loss_sum``
+- ``backward_input(i)``     ``ctx[i]``, ``dys[i]`` -> ``dys[i-1]``           (i >= 1)
+- ``backward_weight(i)``    ``ctx[i]``, ``dys[i]`` -> the layer's ``Parameter.grad``
+- ``update(i)``             grads -> the layer's ``Parameter.value`` (and optimizer state)
+
+Data hazard: ``update(i)`` may run while ``backward_input(i)`` still computes
+``dy @ W``. It is safe by a functional update, not by an edge: a Linear's forward context
+holds the weight array forward used, and the optimizer rebinds ``Parameter.value`` to a
+new array instead of writing into the old one. The next step's ``forward(i)`` reads the
+new value; the graph orders it after ``update(i)`` through the step's condition task.
+
+Only ``prefetch`` touches ``next`` and only ``start`` moves it, and the graphs order
+``prefetch`` of step k+1 after ``start`` of step k and before ``start`` of step k+1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfnn.data import Batches
+from tfnn.nn.layer import Layer
+from tfnn.nn.sequential import Sequential
+
+
+class StepWork:
+    """The pieces of a training step over shared buffers (see the module docstring).
+
+    Example::
+
+        work = StepWork(model, loss, optimizer, batches, epochs=2)
+        work.prefetch(); work.start()
+        for i in range(work.depth): work.forward(i)
+        work.loss()
+        for i in reversed(range(work.depth)):
+            if i: work.backward_input(i)
+            work.backward_weight(i); work.update(i)
+    """
+
+    def __init__(
+        self,
+        model: Layer,
+        loss: Any,
+        optimizer: Any,
+        batches: Batches,
+        *,
+        epochs: int,
+        start_epoch: int = 0,
+        start_step: int = 0,
+        dropout_rng: Any = None,
+    ) -> None:
+        self.layers: list[Layer] = model.layers if isinstance(model, Sequential) else [model]
+        self.depth = len(self.layers)
+        self.indices = (
+            [model.parameter_indices(i) for i in range(self.depth)]
+            if isinstance(model, Sequential)
+            else [range(len(model.parameters()))]
+        )
+        self.trainable = [i for i in range(self.depth) if len(self.indices[i])]
+        self.loss_fn = loss
+        self.optimizer = optimizer
+        self.params = optimizer.params
+        self.batches = batches
+        self.steps_per_epoch = len(batches)
+        self.epochs = epochs
+        self.dropout_rng = dropout_rng
+        self.cursor = (start_epoch, start_step)
+        self.next: tuple[Any, Any] | None = None
+        self.acts: list[Any] = [None] * (self.depth + 1)
+        self.ctx: list[Any] = [None] * self.depth
+        self.dys: list[Any] = [None] * self.depth
+        self.labels: Any = None
+        self.loss_sum: Any = 0.0
+
+    def prefetch(self) -> None:
+        """Load the batch at ``cursor`` into ``next`` and advance the cursor."""
+        epoch, step = self.cursor
+        if epoch >= self.epochs:
+            self.next = None
+            return
+        self.next = self.batches.batch(epoch, step)
+        step += 1
+        self.cursor = (epoch + 1, 0) if step == self.steps_per_epoch else (epoch, step)
+
+    def start(self) -> None:
+        """Make the prefetched batch the current one."""
+        assert self.next is not None, "start() before prefetch()"
+        self.acts[0], self.labels = self.next
+        self.next = None
+
+    def forward(self, i: int) -> None:
+        self.acts[i + 1], self.ctx[i] = self.layers[i].forward(
+            self.acts[i], training=True, rng=self.dropout_rng
+        )
+
+    def loss(self) -> None:
+        value, ctx = self.loss_fn.forward(self.acts[self.depth], self.labels)
+        self.dys[self.depth - 1] = self.loss_fn.backward(ctx)
+        self.loss_sum = self.loss_sum + value
+
+    def backward_input(self, i: int) -> None:
+        self.dys[i - 1] = self.layers[i].backward_input(self.ctx[i], self.dys[i])
+
+    def backward_weight(self, i: int) -> None:
+        grads = self.layers[i].backward_weight(self.ctx[i], self.dys[i])
+        for j, g in zip(self.indices[i], grads, strict=True):
+            self.params[j].grad = g
+
+    def update(self, i: int) -> None:
+        for j in self.indices[i]:
+            self.optimizer.step_param(j)
+
+    def take_loss_sum(self) -> float:
+        """The summed loss since the last call, read on the host (a sync on a GPU)."""
+        value, self.loss_sum = self.loss_sum, 0.0
+        return float(value)
