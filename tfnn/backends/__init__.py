@@ -34,6 +34,7 @@ from tfnn.backends.base import (
     StreamPool,
 )
 from tfnn.backends.devices import check_same_device, parse_device
+from tfnn.backends.namespace import namespace_of
 
 __all__ = [
     "Backend",
@@ -49,6 +50,7 @@ __all__ = [
     "check_same_device",
     "describe_backends",
     "get_backend",
+    "namespace_of",
     "parse_device",
 ]
 

@@ -15,8 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from array_api_compat import array_namespace
-
+from tfnn.backends import namespace_of
 from tfnn.nn.parameter import Parameter
 from tfnn.optim.optimizer import Optimizer
 
@@ -53,7 +52,7 @@ class Adam(Optimizer):
         self.decoupled = bool(decoupled)
 
     def update(self, value: Any, grad: Any, state: dict[str, Any], step: int) -> Any:
-        xp = array_namespace(value)
+        xp = namespace_of(value)
         beta1, beta2 = self.betas
         if self.weight_decay != 0.0:
             if self.decoupled:

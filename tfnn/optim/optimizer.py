@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from array_api_compat import array_namespace, device
+from array_api_compat import device
 
+from tfnn.backends import namespace_of
 from tfnn.nn.parameter import Parameter
 
 
@@ -88,7 +89,7 @@ class Optimizer:
         for key, array in arrays.items():
             index, name = key.split(".", 1)
             like = self.params[int(index)].value
-            xp = array_namespace(like)
+            xp = namespace_of(like)
             state[int(index)][name] = xp.asarray(array, dtype=like.dtype, device=device(like))
         for name, value in meta["hyperparameters"].items():
             setattr(self, name, value)

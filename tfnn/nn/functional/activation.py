@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from array_api_compat import array_namespace
+from tfnn.backends import namespace_of
 
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
@@ -27,18 +27,18 @@ _GELU_A = 0.044715
 
 def relu_forward(x: Any) -> tuple[Any, Any]:
     """Example: ``y, ctx = relu_forward(x)``."""
-    y = array_namespace(x).maximum(x, 0.0)
+    y = namespace_of(x).maximum(x, 0.0)
     return y, y
 
 
 def relu_backward(ctx: Any, dy: Any) -> Any:
     """Example: ``dx = relu_backward(ctx, dy)``."""
-    return array_namespace(dy).where(ctx > 0.0, dy, 0.0)
+    return namespace_of(dy).where(ctx > 0.0, dy, 0.0)
 
 
 def tanh_forward(x: Any) -> tuple[Any, Any]:
     """Example: ``y, ctx = tanh_forward(x)``."""
-    y = array_namespace(x).tanh(x)
+    y = namespace_of(x).tanh(x)
     return y, y
 
 
@@ -49,7 +49,7 @@ def tanh_backward(ctx: Any, dy: Any) -> Any:
 
 def sigmoid_forward(x: Any) -> tuple[Any, Any]:
     """Example: ``y, ctx = sigmoid_forward(x)``."""
-    xp = array_namespace(x)
+    xp = namespace_of(x)
     # exp(-|x|) never overflows, where exp(-x) would for large negative x.
     e = xp.exp(-xp.abs(x))
     y = xp.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -63,7 +63,7 @@ def sigmoid_backward(ctx: Any, dy: Any) -> Any:
 
 def gelu_forward(x: Any) -> tuple[Any, Any]:
     """GELU, tanh approximation. Example: ``y, ctx = gelu_forward(x)``."""
-    t = array_namespace(x).tanh(_GELU_C * (x + _GELU_A * x * x * x))
+    t = namespace_of(x).tanh(_GELU_C * (x + _GELU_A * x * x * x))
     return 0.5 * x * (1.0 + t), (x, t)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace
+from tfnn.backends import namespace_of
 
 
 def dropout_mask(rng: Any, shape: tuple[int, ...], p: float, like: Any) -> Any:
@@ -20,7 +20,7 @@ def dropout_mask(rng: Any, shape: tuple[int, ...], p: float, like: Any) -> Any:
 
         mask = dropout_mask(backend.rng(0), x.shape, 0.5, like=x)
     """
-    xp = array_namespace(like)
+    xp = namespace_of(like)
     keep = rng.uniform(tuple(shape)) >= float(p)
     return xp.astype(keep, like.dtype) * (1.0 / (1.0 - float(p)))
 

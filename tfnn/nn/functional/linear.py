@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace
+from tfnn.backends import namespace_of
 
 
 def linear_forward(W: Any, b: Any | None, x: Any) -> tuple[Any, Any]:
@@ -46,5 +46,5 @@ def linear_backward_weight(x: Any, dy: Any) -> tuple[Any, Any]:
 
         dW, db = linear_backward_weight(x, dy)     # x is forward's ctx; (out, in), (out,)
     """
-    xp = array_namespace(dy)
+    xp = namespace_of(dy)
     return dy.T @ x, xp.sum(dy, axis=0)

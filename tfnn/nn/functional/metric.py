@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from array_api_compat import array_namespace
+from tfnn.backends import namespace_of
 
 
 def accuracy(logits: Any, labels: Any) -> float:
@@ -14,6 +14,6 @@ def accuracy(logits: Any, labels: Any) -> float:
 
         accuracy(model.predict(x_test), y_test)   # 0.981
     """
-    xp = array_namespace(logits)
+    xp = namespace_of(logits)
     hits = xp.argmax(logits, axis=1) == labels
     return float(xp.sum(xp.astype(hits, xp.int64))) / hits.shape[0]
