@@ -61,12 +61,14 @@ def add_forward(
     """Add start, prefetch, the forward chain and the loss; return start, prefetch, loss."""
     start = flow.emplace(work.start, name=f"start{suffix}")
     prefetch = flow.emplace(work.prefetch, name=f"prefetch{suffix}")
-    start.precede(prefetch)
     previous = start
     for i in range(work.depth):
         task = flow.emplace(partial(work.forward, i), name=f"F{i}{suffix}", device=device)
         previous.precede(task)
         previous = task
+    # The executor runs a task's first successor inline and hands the rest to other
+    # workers: the forward chain (critical path) comes first, the prefetch second.
+    start.precede(prefetch)
     loss = flow.emplace(work.loss, name=f"loss{suffix}", device=device)
     previous.precede(loss)
     return start, prefetch, loss
@@ -79,7 +81,13 @@ def add_backward(
     sinks = []
     dy_from = after
     for i in reversed(range(work.depth)):
+        # The input-gradient chain is the critical path: list it first (run inline).
         consumers = []
+        if i > 0:
+            grad = flow.emplace(
+                partial(work.backward_input, i), name=f"BI{i}{suffix}", device=device
+            )
+            consumers.append(grad)
         if i in work.trainable:
             weight = flow.emplace(
                 partial(work.backward_weight, i), name=f"BW{i}{suffix}", device=device
@@ -88,11 +96,6 @@ def add_backward(
             weight.precede(update)
             consumers.append(weight)
             sinks.append(update)
-        if i > 0:
-            grad = flow.emplace(
-                partial(work.backward_input, i), name=f"BI{i}{suffix}", device=device
-            )
-            consumers.append(grad)
         if dy_from is not None:
             dy_from.precede(*consumers)
         if i > 0:
