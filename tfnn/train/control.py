@@ -120,7 +120,7 @@ class Control:
         if self.step == self.work.steps_per_epoch:
             self.epoch, self.step = self.epoch + 1, 0
             return True
-        return bool(self.eval_every) and self.global_step % self.eval_every == 0
+        return self.eval_every is not None and self.global_step % self.eval_every == 0
 
     def evaluate(self) -> bool:
         """Record an evaluation point; True when training should stop."""

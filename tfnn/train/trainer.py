@@ -115,6 +115,8 @@ class Trainer:
         """
         x, y = np.asarray(x), np.asarray(y)
         _check_inputs(self.model, x, y, epochs, batch_size, target_accuracy, eval_data)
+        if eval_every is not None and (isinstance(eval_every, bool) or eval_every < 1):
+            raise ValueError(f"eval_every must be a number of steps >= 1, not {eval_every!r}")
         be = self.backend
         batches = Batches(
             x, y, batch_size, seed=seed, normalize=x.dtype == np.uint8, asarray=be.asarray
@@ -158,7 +160,9 @@ class Trainer:
         if self.device != "cpu":
             devices[self.device] = be.stream_pool(self.streams)
         executor = Executor(workers=self.workers, devices=devices)
-        observer = executor.observe(TraceObserver()) if trace is not None else None
+        observer = TraceObserver() if trace is not None else None
+        if observer is not None:
+            executor.observe(observer)
         try:
             with threadpool_limits(limits=self.blas_threads, user_api="blas"):
                 STRATEGIES[self.strategy](work, control, executor, self.device)
