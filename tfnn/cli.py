@@ -1,4 +1,4 @@
-"""The ``tfnn`` command line: ``tfnn info`` (``train``, ``bench`` and ``graph`` join later).
+"""The ``tfnn`` command line: ``tfnn info``, ``train`` and ``graph`` (``bench`` joins later).
 
 Each subcommand is a ``Command`` in ``COMMANDS``: its one-line help, a function adding
 its arguments to its own parser, and a function running it that returns the exit
@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple, NoReturn
 
 from tfnn.backends import BackendError, BackendInfo, DeviceInfo, describe_backends
+from tfnn.commands import CommandError, graph, train
 
 
 class UsageError(Exception):
@@ -37,7 +38,7 @@ class Command(NamedTuple):
     run: Callable[[argparse.Namespace], int]
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, BackendError, OSError)
+USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, CommandError, BackendError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,4 +125,6 @@ def _device_details(device: DeviceInfo) -> str:
 
 COMMANDS: dict[str, Command] = {
     "info": Command("list array backends, their devices and GPUs", _info_arguments, _info),
+    "train": Command(train.HELP, train.add_arguments, train.run),
+    "graph": Command(graph.HELP, graph.add_arguments, graph.run),
 }

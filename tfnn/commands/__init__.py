@@ -1,0 +1,16 @@
+"""The ``tfnn`` subcommands that do real work, one module each, and what they share.
+
+``train`` trains an MLP and reports progress; ``graph`` prints a strategy's task graph as
+Graphviz DOT; ``model_spec`` turns ``--layers``/``--activation`` into a model; ``progress``
+shows a run's progress bar, evaluation lines and metrics file. ``tfnn.cli`` registers the
+commands and turns ``CommandError`` into one line on stderr.
+
+Example::
+
+    $ tfnn train --epochs 1
+    $ tfnn graph --strategy condition | dot -Tsvg > condition.svg
+"""
+
+
+class CommandError(Exception):
+    """A command cannot go on for a reason the user can fix; the message says how."""

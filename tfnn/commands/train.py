@@ -1,0 +1,216 @@
+"""``tfnn train``: train an MLP on MNIST as a task graph, with progress, metrics and checkpoints.
+
+Data: ``--data-dir`` (or ``$TFNN_DATA_DIR``) names a folder with the MNIST IDX files;
+without either the run uses the sample embedded in the package (6,000 training and 1,000
+test images), so it works offline on a fresh machine. The model comes from ``--layers``
+and ``--activation`` (``tfnn.commands.model_spec``), the optimizer is SGD with momentum
+or Adam, and ``Trainer.fit`` runs the chosen strategy. The defaults reach about 95% test
+accuracy on the sample in about a second of training on a CPU.
+
+Output: a progress bar on stderr (terminal only), one line per evaluation on stdout and
+in ``--metrics``, then one summary line. Every error a user can cause here (bad data, a
+model that does not fit the data, an unusable checkpoint, a diverged run, a failing task)
+becomes a ``CommandError``. A checkpoint already on disk is never lost: without
+``--resume`` the command refuses to start over it, and the Trainer writes checkpoints
+atomically and never after a diverged step.
+
+Example::
+
+    $ tfnn train --epochs 3 --checkpoint run.safetensors --metrics run.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfnn import nn, optim
+from tfnn.backends import get_backend
+from tfnn.commands import CommandError
+from tfnn.commands.model_spec import add_model_arguments, build_mlp
+from tfnn.commands.progress import Progress, format_rate
+from tfnn.data import load_mnist, load_mnist_sample
+from tfnn.executor import TaskError
+from tfnn.train import STRATEGIES, Trainer, TrainingDiverged
+
+HELP = "train an MLP on MNIST (the embedded sample unless --data-dir is given)"
+DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``tfnn train`` (``tfnn train --help`` lists them)."""
+    where = parser.add_argument_group("where it runs")
+    where.add_argument("--backend", help="array backend (default $TFNN_BACKEND or numpy)")
+    where.add_argument("--device", help="cpu, cuda:0, ... (default $TFNN_DEVICE or the backend's)")
+    where.add_argument(
+        "--strategy", choices=list(STRATEGIES), default="condition", help="(default condition)"
+    )
+    where.add_argument("--workers", type=positive_int, default=2, help="executor threads (2)")
+    model = parser.add_argument_group("model and optimizer")
+    add_model_arguments(model)
+    model.add_argument("--optimizer", choices=sorted(DEFAULT_LR), default="sgd", help="(sgd)")
+    model.add_argument(
+        "--lr", type=positive_float, help="learning rate (default 0.05 for sgd, 0.001 for adam)"
+    )
+    model.add_argument("--momentum", type=fraction, default=0.9, help="SGD momentum (0.9)")
+    model.add_argument("--seed", type=int, default=0, help="model init and batch order (0)")
+    run = parser.add_argument_group("training run")
+    run.add_argument("--epochs", type=positive_int, default=5, help="(default 5)")
+    run.add_argument("--batch-size", type=positive_int, default=128, help="(default 128)")
+    run.add_argument("--data-dir", help="folder with the MNIST IDX files (or $TFNN_DATA_DIR)")
+    run.add_argument(
+        "--target-accuracy", type=target, help="stop once test accuracy reaches it, e.g. 0.95"
+    )
+    run.add_argument("--eval-every", type=positive_int, metavar="STEPS", help="(each epoch end)")
+    run.add_argument("--checkpoint", metavar="PATH", help="safetensors file, written each eval")
+    run.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    run.add_argument("--trace", metavar="PATH", help="write a Chrome trace (JSON) of the tasks")
+    run.add_argument("--metrics", metavar="PATH", help="append one JSON line per evaluation")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train as the flags say; print the evaluations and a summary; return 0."""
+    _check_checkpoint_flags(args.checkpoint, args.resume)
+    backend = get_backend(args.backend, args.device)
+    with _user_errors():
+        (x, y), (xt, yt) = _load_data(args.data_dir or os.environ.get("TFNN_DATA_DIR"))
+        _check_classes(args.layers[-1], y, yt)
+        model = build_mlp(args.layers, args.activation, seed=args.seed, backend=backend)
+        trainer = Trainer(
+            model,
+            nn.SoftmaxCrossEntropy(),
+            _optimizer(args, model.parameters()),
+            strategy=args.strategy,
+            workers=args.workers,
+            backend=backend,
+        )
+        begin = time.perf_counter()
+        steps = args.epochs * math.ceil(len(y) / args.batch_size)
+        with Progress(steps, args.metrics) as progress, _quiet_overflow():
+            history = trainer.fit(
+                x,
+                y,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                eval_data=(xt, yt),
+                target_accuracy=args.target_accuracy,
+                checkpoint=args.checkpoint,
+                resume=args.resume,
+                eval_every=args.eval_every,
+                trace=args.trace,
+                on_evaluation=progress.evaluation,
+                on_step=progress.step,
+            )
+    accuracy = history.accuracy[-1] if history.accuracy else None
+    print(
+        f"accuracy {'-' if accuracy is None else f'{accuracy:.4f}'}  "
+        f"steps {history.steps}  time {time.perf_counter() - begin:.1f} s  "
+        f"{format_rate(history.samples_per_second)} samples/s  backend {backend.name}  "
+        f"device {backend.device}  strategy {args.strategy}"
+    )
+    return 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (``nan`` and ``inf`` are refused)."""
+    value = float(text)
+    if not math.isfinite(value) or value <= 0.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in [0, 1)."""
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number in [0, 1)")
+    return value
+
+
+def target(text: str) -> float:
+    """argparse type: an accuracy in (0, 1]."""
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not an accuracy in (0, 1], e.g. 0.95")
+    return value
+
+
+def _check_checkpoint_flags(checkpoint: str | None, resume: bool) -> None:
+    if resume and checkpoint is None:
+        raise CommandError("--resume needs --checkpoint PATH, the checkpoint to continue from")
+    if checkpoint is not None and not resume and Path(checkpoint).exists():
+        raise CommandError(
+            f"{checkpoint} exists; pass --resume to continue from it, or another --checkpoint "
+            "path to start afresh (the file is left as it is)"
+        )
+
+
+def _load_data(data_dir: str | None) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+    if data_dir is None:
+        train, test = load_mnist_sample("train"), load_mnist_sample("test")
+        where = "the MNIST sample embedded in tfnn", " (offline; --data-dir for the full set)"
+    else:
+        train, test = load_mnist("train", data_dir), load_mnist("test", data_dir)
+        where = f"MNIST in {data_dir}", ""
+    print(f"data: {where[0]}, {len(train[1])} training and {len(test[1])} test images{where[1]}")
+    return train, test
+
+
+def _check_classes(outputs: int, y: np.ndarray, yt: np.ndarray) -> None:
+    classes = int(max(y.max(), yt.max())) + 1
+    if outputs < classes:
+        raise CommandError(
+            f"the last layer has {outputs} outputs but the labels have {classes} classes; "
+            f"end --layers with {classes}"
+        )
+
+
+def _optimizer(args: argparse.Namespace, params: list[nn.Parameter]) -> optim.Optimizer:
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    if args.optimizer == "adam":
+        return optim.Adam(params, lr=lr)
+    return optim.SGD(params, lr=lr, momentum=args.momentum)
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Turn what a user can cause into ``CommandError``; a task's failure keeps its cause."""
+    try:
+        yield
+    except TaskError as e:
+        cause = e.__cause__
+        # A diverged run or unusable file reads better without the task wrapper around it.
+        if isinstance(cause, (TrainingDiverged, ValueError, OSError)):
+            raise CommandError(str(cause)) from e
+        raise CommandError(str(e)) from e
+    except (TrainingDiverged, ValueError) as e:
+        raise CommandError(str(e)) from e
+
+
+@contextlib.contextmanager
+def _quiet_overflow() -> Iterator[None]:
+    # A diverging run overflows in numpy first; the divergence check then reports it as one
+    # line, so the RuntimeWarnings on the way would only repeat it on stderr.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning
+        )
+        yield
