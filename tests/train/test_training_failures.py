@@ -1,0 +1,192 @@
+"""Training that goes wrong: divergence, a task that raises. The last checkpoint survives.
+
+A checkpoint is written at every evaluation; when training stops with an error, the file
+from the last good evaluation must be left as it was (same bytes), with no temporary
+file beside it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from threadpoolctl import threadpool_limits
+
+from tfnn import nn, optim
+from tfnn.checkpoint import load_checkpoint
+from tfnn.executor import Executor, TaskError
+from tfnn.executor.simulated import SimulatedDevice
+from tfnn.train import STRATEGIES, TrainingDiverged
+
+from .helpers import (
+    ALL_STRATEGIES,
+    BATCH,
+    BLAS_THREADS,
+    EXECUTOR_STRATEGIES,
+    SEED,
+    mnist,
+    step_pieces,
+    trainer,
+)
+
+
+class NaNLossAfter(nn.SoftmaxCrossEntropy):
+    """Cross-entropy whose value is NaN from call ``good + 1`` on (gradients stay finite)."""
+
+    def __init__(self, good: int) -> None:
+        self.good = good
+        self.calls = 0
+
+    def forward(self, logits, labels):
+        value, ctx = super().forward(logits, labels)
+        self.calls += 1
+        return (value * float("nan") if self.calls > self.good else value), ctx
+
+
+class FailingReLU(nn.ReLU):
+    """ReLU whose ``fail_at``-th training forward raises (evaluation calls do not count)."""
+
+    def __init__(self, fail_at: int) -> None:
+        self.fail_at = fail_at
+        self.calls = 0
+
+    def forward(self, x, *, training=False, rng=None):
+        if training:
+            self.calls += 1
+            if self.calls == self.fail_at:
+                raise RuntimeError(f"simulated failure in training forward call {self.calls}")
+        return super().forward(x, training=training, rng=rng)
+
+
+def relu_mlp(middle=None):
+    model = nn.Sequential(nn.Linear(784, 32), middle or nn.ReLU(), nn.Linear(32, 10), seed=3)
+    return model, optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+
+class CheckpointWatch:
+    """Remembers the checkpoint's bytes after each evaluation (``on_evaluation`` runs
+    after the checkpoint is written)."""
+
+    def __init__(self, path) -> None:
+        self.path = path
+        self.saved: list[bytes] = []
+
+    def __call__(self, info) -> None:
+        self.saved.append(self.path.read_bytes())
+
+    def assert_intact(self, evaluations: int) -> None:
+        assert len(self.saved) == evaluations
+        assert self.path.read_bytes() == self.saved[-1]
+        assert sorted(p.name for p in self.path.parent.iterdir()) == [self.path.name]
+        _, meta = load_checkpoint(self.path)
+        assert meta["history"]["steps"] == evaluations
+
+
+def no_worker_threads_left() -> bool:
+    return not [t for t in threading.enumerate() if t.name.startswith("tfnn-worker")]
+
+
+def fit_until_error(strategy, model, optimizer, tmp_path, loss=None, **kwargs):
+    watch = CheckpointWatch(tmp_path / "ckpt.safetensors")
+    kwargs = {
+        "epochs": 3,
+        "batch_size": BATCH,
+        "seed": SEED,
+        "eval_every": 1,
+        "checkpoint": watch.path,
+        "on_evaluation": watch,
+        **kwargs,
+    }
+    with pytest.raises(Exception) as raised:
+        trainer(model, optimizer, strategy, loss=loss).fit(*mnist(), **kwargs)
+    assert no_worker_threads_left()
+    return raised.value, watch
+
+
+# -- divergence ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_nan_loss_raises_training_diverged(strategy, tmp_path):
+    error, _ = fit_until_error(strategy, *relu_mlp(), tmp_path, loss=NaNLossAfter(good=2))
+    assert isinstance(error, TrainingDiverged), f"{type(error).__name__}: {error}"
+    assert "nan" in str(error) and "lower the learning rate" in str(error)
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_divergence_keeps_the_last_good_checkpoint(strategy, tmp_path):
+    # Steps 1 and 2 are good and checkpointed; step 3's loss is NaN.
+    error, watch = fit_until_error(strategy, *relu_mlp(), tmp_path, loss=NaNLossAfter(good=2))
+    assert isinstance(error, TrainingDiverged) or isinstance(error.__cause__, TrainingDiverged)
+    watch.assert_intact(evaluations=2)
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_huge_learning_rate_raises_training_diverged(strategy, tmp_path):
+    # The loss overflows to inf/NaN within a few steps; numpy warns on the way there.
+    model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10), seed=3)
+    optimizer = optim.SGD(model.parameters(), lr=1e10, momentum=0.9)
+    watch = CheckpointWatch(tmp_path / "ckpt.safetensors")
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        trainer(model, optimizer, strategy).fit(
+            *mnist(), epochs=3, seed=SEED, checkpoint=watch.path, on_evaluation=watch
+        )
+    assert no_worker_threads_left()
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_huge_learning_rate_keeps_the_last_good_checkpoint(strategy, tmp_path):
+    model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10), seed=3)
+    optimizer = optim.SGD(model.parameters(), lr=1e10, momentum=0.9)
+    error, watch = fit_until_error(strategy, model, optimizer, tmp_path)
+    assert isinstance(error, TrainingDiverged) or isinstance(error.__cause__, TrainingDiverged)
+    assert watch.saved, "the first step's loss is finite, so one checkpoint was written"
+    watch.assert_intact(evaluations=len(watch.saved))
+    tensors, _ = load_checkpoint(watch.path)
+    assert all(bool((abs(t) < float("inf")).all()) for t in tensors.values())
+
+
+# -- a task that raises -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", EXECUTOR_STRATEGIES)
+def test_a_failing_task_raises_task_error_naming_it(strategy, tmp_path):
+    error, watch = fit_until_error(strategy, *relu_mlp(FailingReLU(fail_at=3)), tmp_path)
+    assert isinstance(error, TaskError), f"{type(error).__name__}: {error}"
+    # The unrolled graph names each step's copy of a task: F1@0, F1@1, F1@2, ...
+    assert error.task.split("@")[0] == "F1"
+    assert "F1" in str(error) and "simulated failure" in str(error)
+    assert isinstance(error.__cause__, RuntimeError)
+    watch.assert_intact(evaluations=2)
+
+
+def test_sequential_raises_the_original_error(tmp_path):
+    error, watch = fit_until_error("sequential", *relu_mlp(FailingReLU(fail_at=3)), tmp_path)
+    assert type(error) is RuntimeError
+    assert "simulated failure in training forward call 3" in str(error)
+    watch.assert_intact(evaluations=2)
+
+
+@pytest.mark.parametrize("strategy", EXECUTOR_STRATEGIES)
+def test_a_failing_task_on_an_asynchronous_device_is_named(strategy):
+    model, optimizer = relu_mlp(FailingReLU(fail_at=3))
+    work, control = step_pieces(model, optimizer, eval_every=1)
+    with SimulatedDevice(streams=4, max_delay=0.0005) as device:
+        executor = Executor(workers=2, devices={"sim:0": device})
+        try:
+            with pytest.raises(TaskError) as raised:
+                run_strategy_on(strategy, work, control, executor)
+        finally:
+            executor.shutdown()
+    assert raised.value.task.split("@")[0] == "F1"
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert control.history.steps == 2
+
+
+def run_strategy_on(strategy, work, control, executor):
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        STRATEGIES[strategy](work, control, executor, "sim:0")
