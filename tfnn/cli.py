@@ -1,4 +1,4 @@
-"""The ``tfnn`` command line: ``tfnn info``, ``train`` and ``graph`` (``bench`` joins later).
+"""The ``tfnn`` command line: ``tfnn info``, ``train``, ``graph`` and ``bench``.
 
 Each subcommand is a ``Command`` in ``COMMANDS``: its one-line help, a function adding
 its arguments to its own parser, and a function running it that returns the exit
@@ -123,8 +123,26 @@ def _device_details(device: DeviceInfo) -> str:
     return f"{device.name}, {free:.1f} GiB free of {total:.1f} GiB"
 
 
+def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+    from tfnn.bench.command import add_arguments
+
+    add_arguments(parser)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    # Imported here: the benchmark pulls in torch and matplotlib, which `tfnn info` never needs.
+    from tfnn.bench.command import run
+
+    return run(args)
+
+
 COMMANDS: dict[str, Command] = {
     "info": Command("list array backends, their devices and GPUs", _info_arguments, _info),
     "train": Command(train.HELP, train.add_arguments, train.run),
     "graph": Command(graph.HELP, graph.add_arguments, graph.run),
+    "bench": Command(
+        "time training per backend, strategy and reference; table, JSON and plots",
+        _bench_arguments,
+        _bench,
+    ),
 }
