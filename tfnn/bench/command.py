@@ -85,12 +85,18 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         options = _options(args)
-        results = benchmark(**options, argv=sys.argv[1:])
+        results = benchmark(**options, arguments=_arguments(args))
     except (BenchError, Disagreement, BackendError, ValueError) as e:
-        print("tfnn bench: error:", *str(e).split(), file=sys.stderr)
+        print("tfnn: error:", *str(e).split(), file=sys.stderr)
         return 1
     print(results["table"])
     return 0
+
+
+def _arguments(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))
+    }
 
 
 def _split(text: str) -> list[str]:
@@ -189,7 +195,7 @@ def benchmark(
     seed: int = 0,
     out: Path | None = None,
     quick: bool = False,
-    argv: list[str] | None = None,
+    arguments: dict[str, Any] | None = None,
     plots: bool = True,
 ) -> dict[str, Any]:
     """Run the benchmark (module docstring); return the results, also written to ``out``.
@@ -260,7 +266,7 @@ def benchmark(
     env = report.environment()
     results: dict[str, Any] = {
         "schema": report.SCHEMA,
-        "command": ["tfnn", "bench", *(argv or [])],
+        "command": {"program": "tfnn bench", "arguments": arguments or {}},
         **env,
         "settings": {
             "backends": backends,
