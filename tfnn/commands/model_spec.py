@@ -25,7 +25,7 @@ ACTIVATIONS: dict[str, type[nn.Layer]] = {
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--layers`` and ``--activation`` to ``parser``.
+    """Add ``--layers`` and ``--activation`` to ``parser``, in a group of their own.
 
     Example::
 
@@ -33,14 +33,15 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         args = parser.parse_args(["--layers", "784,64,10"])
         args.layers   # [784, 64, 10]
     """
-    parser.add_argument(
+    group = parser.add_argument_group("model")
+    group.add_argument(
         "--layers",
         type=parse_layers,
         default=parse_layers(DEFAULT_LAYERS),
         metavar="N,N,...",
         help=f"layer sizes from input features to classes (default {DEFAULT_LAYERS})",
     )
-    parser.add_argument(
+    group.add_argument(
         "--activation",
         choices=sorted(ACTIVATIONS),
         default="relu",

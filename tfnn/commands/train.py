@@ -54,23 +54,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--strategy", choices=list(STRATEGIES), default="condition", help="(default condition)"
     )
-    where.add_argument("--workers", type=positive_int, default=2, help="executor threads (2)")
-    model = parser.add_argument_group("model and optimizer")
-    add_model_arguments(model)
-    model.add_argument("--optimizer", choices=sorted(DEFAULT_LR), default="sgd", help="(sgd)")
-    model.add_argument(
+    where.add_argument(
+        "--workers", type=positive_int, default=2, help="executor threads (default 2)"
+    )
+    add_model_arguments(parser)
+    optimizer = parser.add_argument_group("optimizer")
+    optimizer.add_argument(
+        "--optimizer", choices=sorted(DEFAULT_LR), default="sgd", help="(default sgd)"
+    )
+    optimizer.add_argument(
         "--lr", type=positive_float, help="learning rate (default 0.05 for sgd, 0.001 for adam)"
     )
-    model.add_argument("--momentum", type=fraction, default=0.9, help="SGD momentum (0.9)")
-    model.add_argument("--seed", type=int, default=0, help="model init and batch order (0)")
+    optimizer.add_argument(
+        "--momentum", type=fraction, default=0.9, help="SGD momentum (default 0.9)"
+    )
     run = parser.add_argument_group("training run")
     run.add_argument("--epochs", type=positive_int, default=5, help="(default 5)")
     run.add_argument("--batch-size", type=positive_int, default=128, help="(default 128)")
+    run.add_argument("--seed", type=int, default=0, help="model init and batch order (default 0)")
     run.add_argument("--data-dir", help="folder with the MNIST IDX files (or $TFNN_DATA_DIR)")
     run.add_argument(
         "--target-accuracy", type=target, help="stop once test accuracy reaches it, e.g. 0.95"
     )
-    run.add_argument("--eval-every", type=positive_int, metavar="STEPS", help="(each epoch end)")
+    run.add_argument(
+        "--eval-every", type=positive_int, metavar="STEPS", help="evaluate every STEPS steps too"
+    )
     run.add_argument("--checkpoint", metavar="PATH", help="safetensors file, written each eval")
     run.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     run.add_argument("--trace", metavar="PATH", help="write a Chrome trace (JSON) of the tasks")
