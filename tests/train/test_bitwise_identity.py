@@ -98,7 +98,7 @@ def test_asynchronous_device_gives_the_same_bits(strategy, workers, model_name):
     # Every F, loss, BI, BW and U task of every step went through a stream.
     work, _ = step_pieces(*MODELS[model_name]())
     per_step = work.depth + 1 + (work.depth - 1) + 2 * len(work.trainable)
-    assert launches == per_step * 2 * STEPS_PER_EPOCH
+    assert launches >= per_step * 2 * STEPS_PER_EPOCH
 
 
 @pytest.mark.parametrize("strategy", EXECUTOR_STRATEGIES)

@@ -1,0 +1,203 @@
+"""The shape of the training graphs: which tasks exist, which are ordered, which may overlap.
+
+Reachability is over strong edges only: a condition task's (weak) edges start the next
+step or the evaluation, they do not order tasks within a step.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tfnn.executor import Kind
+from tfnn.train import graphs
+
+from .helpers import BATCH, MODELS, step_pieces
+
+WEAK = (Kind.CONDITION, Kind.MULTI_CONDITION)
+DEVICE = "sim:0"  # any name: building a graph needs no registered device
+
+
+def reaches(a, b) -> bool:
+    """Whether ``b`` is reachable from ``a`` through strong edges (iterative walk)."""
+    seen, stack = {id(a)}, [a]
+    while stack:
+        task = stack.pop()
+        if task.kind in WEAK:
+            continue
+        for s in task.successors:
+            if s is b:
+                return True
+            if id(s) not in seen:
+                seen.add(id(s))
+                stack.append(s)
+    return False
+
+
+def unordered(a, b) -> bool:
+    return not reaches(a, b) and not reaches(b, a)
+
+
+def pieces(model_name, **kwargs):
+    model, optimizer = MODELS[model_name]()
+    return step_pieces(model, optimizer, **kwargs)
+
+
+def condition_tasks(model_name, **kwargs):
+    work, control = pieces(model_name, **kwargs)
+    tf = graphs.condition_graph(work, control, DEVICE)
+    return work, tf, {t.name: t for t in tf.tasks}
+
+
+def step_task_names(work, suffix=""):
+    names = ["start", "prefetch", "loss"]
+    names += [f"F{i}" for i in range(work.depth)]
+    names += [f"BI{i}" for i in range(1, work.depth)]
+    names += [f"{kind}{i}" for i in work.trainable for kind in ("BW", "U")]
+    return {f"{n}{suffix}" for n in names}
+
+
+def tasks_per_step(work) -> int:
+    # start, prefetch, F per layer, loss, BI per layer but the first, BW+U per trainable
+    return 2 + work.depth + 1 + (work.depth - 1) + 2 * len(work.trainable)
+
+
+MODEL_LAYERS = {
+    # name: (depth, trainable layers)
+    "sgd-mlp": (5, [0, 2, 4]),
+    "dropout-adam": (4, [0, 3]),
+    "dropout-first": (4, [1, 3]),
+    "single-linear": (1, [0]),
+}
+
+
+@pytest.mark.parametrize("model_name", list(MODEL_LAYERS))
+def test_condition_graph_has_one_step_and_the_loop_tasks(model_name):
+    work, tf, by_name = condition_tasks(model_name)
+    assert (work.depth, work.trainable) == MODEL_LAYERS[model_name]
+    loop = {"prefetch-first", "step?", "evaluate", "go on?", "done"}
+    assert set(by_name) == step_task_names(work) | loop
+    assert tf.num_tasks() == len(by_name) == tasks_per_step(work) + len(loop)
+    parameterless = set(range(work.depth)) - set(work.trainable)
+    for i in parameterless:
+        assert f"BW{i}" not in by_name and f"U{i}" not in by_name
+    assert "BI0" not in by_name
+    assert tf.check() == []
+
+
+@pytest.mark.parametrize("model_name", list(MODEL_LAYERS))
+def test_device_tasks_and_host_tasks(model_name):
+    work, tf, by_name = condition_tasks(model_name)
+    on_device = step_task_names(work) - {"start", "prefetch"}
+    for name, task in by_name.items():
+        assert task.device == (DEVICE if name in on_device else "cpu"), name
+
+
+def test_the_conditions_loop_or_evaluate_and_stop():
+    _, _, t = condition_tasks("sgd-mlp")
+    step, go_on = t["step?"], t["go on?"]
+    assert step.kind is Kind.CONDITION and go_on.kind is Kind.CONDITION
+    assert step.successors == [t["start"], t["evaluate"]]
+    assert t["evaluate"].successors == [go_on]
+    assert go_on.successors == [t["start"], t["done"]]
+    assert t["prefetch-first"].successors == [t["start"]]
+    # Counting steps and reading the stop flag need no device result.
+    assert not step.reads_device and not go_on.reads_device
+    assert t["evaluate"].reads_device
+
+
+@pytest.mark.parametrize("model_name", list(MODEL_LAYERS))
+def test_every_task_of_a_step_finishes_before_step_is_counted(model_name):
+    work, _, t = condition_tasks(model_name)
+    for name in step_task_names(work):
+        assert reaches(t[name], t["step?"]), name
+        assert reaches(t["start"], t[name]) or name == "start", name
+
+
+@pytest.mark.parametrize("model_name", list(MODEL_LAYERS))
+def test_data_flow_edges(model_name):
+    work, _, t = condition_tasks(model_name)
+    last = work.depth - 1
+    assert reaches(t["start"], t["F0"])
+    for i in range(last):
+        assert reaches(t[f"F{i}"], t[f"F{i + 1}"])
+    assert reaches(t[f"F{last}"], t["loss"])
+    for i in range(work.depth):
+        # Both backward pieces of layer i read dy[i]: the loss's, or BI(i+1)'s.
+        producer = t["loss"] if i == last else t[f"BI{i + 1}"]
+        if i in work.trainable:
+            assert reaches(producer, t[f"BW{i}"]) and reaches(t[f"BW{i}"], t[f"U{i}"])
+        if i > 0:
+            assert reaches(producer, t[f"BI{i}"])
+    # The next step's batch is loaded after this step's start took the current one.
+    assert reaches(t["start"], t["prefetch"])
+
+
+@pytest.mark.parametrize("model_name", ["sgd-mlp", "dropout-adam", "dropout-first"])
+def test_input_and_weight_gradients_may_run_in_parallel(model_name):
+    work, _, t = condition_tasks(model_name)
+    pairs = [i for i in work.trainable if i >= 1]
+    assert pairs
+    for i in pairs:
+        assert unordered(t[f"BI{i}"], t[f"BW{i}"]), i
+        # The update of W_i overlaps the rest of the backward pass (safe: a functional
+        # update rebinds W_i, and BI_i's context holds the array forward used).
+        assert unordered(t[f"BI{i}"], t[f"U{i}"]), i
+
+
+@pytest.mark.parametrize("model_name", list(MODEL_LAYERS))
+def test_prefetch_overlaps_the_step(model_name):
+    work, _, t = condition_tasks(model_name)
+    for name in step_task_names(work) - {"start", "prefetch"}:
+        assert unordered(t["prefetch"], t[name]), name
+
+
+def test_two_graphs_split_forward_and_backward():
+    work, _ = pieces("sgd-mlp")
+    forward, backward = graphs.two_graphs(work, DEVICE)
+    names = step_task_names(work)
+    forward_names = {"start", "prefetch", "loss"} | {f"F{i}" for i in range(work.depth)}
+    assert {t.name for t in forward.tasks} == forward_names
+    assert {t.name for t in backward.tasks} == names - forward_names
+    assert forward.check() == [] and backward.check() == []
+
+
+@pytest.mark.parametrize("model_name", list(MODEL_LAYERS))
+@pytest.mark.parametrize("steps", [1, 2, 5])
+def test_unrolled_graph_spells_out_every_step(model_name, steps):
+    work, control = pieces(model_name)
+    tf = graphs.unrolled_graph(work, control, DEVICE, range(steps))
+    per_step = tasks_per_step(work) + 1  # and the condition that goes on to the next step
+    assert tf.num_tasks() == per_step * steps
+    expected = set()
+    for s in range(steps):
+        expected |= step_task_names(work, f"@{s}") | {f"next@{s}"}
+    by_name = {t.name: t for t in tf.tasks}
+    assert set(by_name) == expected
+    for s in range(steps - 1):
+        assert by_name[f"next@{s}"].kind is Kind.CONDITION
+        assert by_name[f"next@{s}"].successors == [by_name[f"start@{s + 1}"]]
+    assert by_name[f"next@{steps - 1}"].successors == []
+    assert tf.check() == []
+
+
+# -- memory: the condition graph is one step whatever the length of training -------------
+
+
+@pytest.mark.parametrize("model_name", ["sgd-mlp", "dropout-first"])
+def test_condition_graph_size_does_not_depend_on_the_number_of_steps(model_name):
+    sizes = set()
+    for samples, epochs in [(BATCH, 1), (300, 2), (3000, 10)]:
+        work, control = pieces(model_name, samples=samples, epochs=epochs)
+        sizes.add(graphs.condition_graph(work, control, DEVICE).num_tasks())
+    assert len(sizes) == 1
+
+
+@pytest.mark.parametrize("model_name", ["sgd-mlp", "dropout-first"])
+def test_unrolled_graph_grows_linearly_with_the_steps_of_an_epoch(model_name):
+    counts = {}
+    for samples in [BATCH, 10 * BATCH, 50 * BATCH - 1]:
+        work, control = pieces(model_name, samples=samples)
+        steps = len(work.batches)
+        counts[steps] = graphs.unrolled_graph(work, control, DEVICE, range(steps)).num_tasks()
+    assert sorted(counts) == [1, 10, 50]
+    assert counts[10] == 10 * counts[1] and counts[50] == 50 * counts[1]
