@@ -18,13 +18,14 @@ def tfnn_env() -> dict[str, str]:
 
 @pytest.fixture
 def tfnn(tmp_path):
-    """``tfnn("train", "--epochs", "1")`` runs the CLI in ``tmp_path``; returns the result."""
+    """``tfnn("train", "--epochs", "1", env={...})`` runs the CLI in ``tmp_path``, with
+    ``env`` added to the environment; returns the result."""
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "tfnn", *args],
             cwd=tmp_path,
-            env=tfnn_env(),
+            env={**tfnn_env(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=60,

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from tfnn.checkpoint import load_checkpoint
+from tfnn.cli import main
+from tfnn.nn import SoftmaxCrossEntropy
 
 SMALL = ["--layers", "784,32,10", "--batch-size", "100"]
 
@@ -45,6 +47,20 @@ def test_data_dir_without_mnist_files(tfnn, tmp_path):
     assert "train-images-idx3-ubyte" in line
 
 
+def test_data_dir_from_the_environment(tfnn, tmp_path):
+    (tmp_path / "empty").mkdir()
+    line = _one_error_line(tfnn("train", env={"TFNN_DATA_DIR": "empty"}))
+    assert "$TFNN_DATA_DIR" in line
+
+
+def test_backend_from_the_environment_and_the_flag_beats_it(tfnn):
+    env = {"TFNN_BACKEND": "nonesuch"}
+    assert "'nonesuch'" in _one_error_line(tfnn("train", *SMALL, env=env))
+    result = tfnn("train", *SMALL, "--epochs", "1", "--backend", "numpy", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "backend numpy  device cpu" in result.stdout
+
+
 def test_garbage_checkpoint_is_refused_and_kept(tfnn, tmp_path):
     garbage = bytes(range(256)) * 4
     (tmp_path / "ck.safetensors").write_bytes(garbage)
@@ -69,3 +85,17 @@ def test_diverged_run_keeps_the_last_good_checkpoint(tfnn, tmp_path):
     assert 1 <= meta["step"] < 60
     assert all(math.isfinite(loss) for loss in meta["history"]["loss"])
     assert all(np.isfinite(t).all() for t in tensors.values())
+
+
+def test_a_failing_task_is_one_line_naming_the_task(monkeypatch, capsys):
+    def broken(self, logits, labels):
+        raise RuntimeError("the loss broke")
+
+    monkeypatch.setattr(SoftmaxCrossEntropy, "forward", broken)
+    monkeypatch.delenv("TFNN_DATA_DIR", raising=False)
+    monkeypatch.delenv("TFNN_BACKEND", raising=False)
+    monkeypatch.delenv("TFNN_DEVICE", raising=False)
+    assert main(["train", *SMALL, "--epochs", "1"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    assert "task 'loss'" in lines[0] and "RuntimeError: the loss broke" in lines[0]

@@ -39,6 +39,7 @@ from tfnn.commands import CommandError
 from tfnn.commands.model_spec import add_model_arguments, build_mlp
 from tfnn.commands.progress import Progress, format_rate
 from tfnn.data import load_mnist, load_mnist_sample
+from tfnn.data.mnist import DATA_DIR_ENV
 from tfnn.executor import TaskError
 from tfnn.train import STRATEGIES, Trainer, TrainingDiverged
 
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     _check_checkpoint_flags(args.checkpoint, args.resume)
     backend = get_backend(args.backend, args.device)
     with _user_errors():
-        (x, y), (xt, yt) = _load_data(args.data_dir or os.environ.get("TFNN_DATA_DIR"))
+        (x, y), (xt, yt) = _load_data(args.data_dir)
         _check_classes(args.layers[-1], y, yt)
         model = build_mlp(args.layers, args.activation, seed=args.seed, backend=backend)
         trainer = Trainer(
@@ -172,12 +173,14 @@ def _check_checkpoint_flags(checkpoint: str | None, resume: bool) -> None:
 
 
 def _load_data(data_dir: str | None) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
-    if data_dir is None:
+    from_env = os.environ.get(DATA_DIR_ENV)
+    if data_dir is None and not from_env:
         train, test = load_mnist_sample("train"), load_mnist_sample("test")
         where = "the MNIST sample embedded in tfnn", " (offline; --data-dir for the full set)"
     else:
+        # load_mnist reads $TFNN_DATA_DIR itself when data_dir is None, and names it in errors.
         train, test = load_mnist("train", data_dir), load_mnist("test", data_dir)
-        where = f"MNIST in {data_dir}", ""
+        where = f"MNIST in {data_dir or from_env}", ""
     print(f"data: {where[0]}, {len(train[1])} training and {len(test[1])} test images{where[1]}")
     return train, test
 
@@ -205,8 +208,11 @@ def _user_errors() -> Iterator[None]:
         yield
     except TaskError as e:
         cause = e.__cause__
-        # A diverged run or unusable file reads better without the task wrapper around it.
-        if isinstance(cause, (TrainingDiverged, ValueError, OSError)):
+        # main reports a closed pipe (`tfnn train | head`) or a full disk as it does outside
+        # a task; a diverged run or bad value reads better without the task wrapper.
+        if isinstance(cause, OSError):
+            raise cause from None
+        if isinstance(cause, (TrainingDiverged, ValueError)):
             raise CommandError(str(cause)) from e
         raise CommandError(str(e)) from e
     except (TrainingDiverged, ValueError) as e:
