@@ -76,6 +76,15 @@ class Batches:
         n, b = len(self.y), self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
+    def size(self, step: int) -> int:
+        """How many samples the batch at ``step`` of any epoch holds.
+
+        Example::
+
+            Batches(images[:300], labels[:300], 128).size(2)   # 44, the partial last batch
+        """
+        return min(self.batch_size, len(self.y) - step * self.batch_size)
+
     def order(self, epoch: int) -> np.ndarray:
         """The sample order of ``epoch`` (the same for the same seed, on every machine).
 

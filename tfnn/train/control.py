@@ -111,7 +111,9 @@ class Control:
 
     def step_done(self) -> bool:
         """Count one finished step; True when an evaluation is due."""
-        self.history.samples += int(self.work.labels.shape[0])
+        # From the position, not from the batch: on an asynchronous device the batch a
+        # device task loads may not be there yet when this host-side count runs.
+        self.history.samples += self.work.batches.size(self.step)
         self.global_step += 1
         self.steps_since_eval += 1
         self.step += 1

@@ -23,8 +23,18 @@ Strategies (all call ``StepWork``'s pieces with the same data flow):
   loops, or goes to ``evaluate``, whose ``go on?`` loops or stops::
 
       prefetch-first -> start -> ... step tasks ... -> step? --0--> start
-                                                         --1--> evaluate -> go on? --0--> start
-                                                                                   --1--> done
+                          |                              --1--> finish updates -> BW'' -> U''
+                          +-> BW(i)' -> U(i)' -> F(i)                                      |
+                                                             done <--1-- go on? <- evaluate
+                                                                   start <--0--'
+
+  Pipelining: the weight gradient and update of every layer above the first (``BW(i)'``,
+  ``U(i)'``) run at the start of the *next* step, beside its forward pass, and before its
+  ``F(i)``. The first layer's forward matmul is the longest call in a step that holds no
+  GIL, so a second worker does that Python-heavy work then, instead of fighting the
+  critical path for the GIL at every small numpy call of the backward pass (measured:
+  such contention made each small task 2-4x slower). ``finish updates`` runs the deferred
+  pairs before every evaluation, so evaluations and checkpoints see current weights.
 
 - ``unrolled``: Taskflow's MNIST benchmark shape: every step of an epoch spelled out,
   each ending in a condition that continues to the next step (0) or stops (1); the graph
@@ -50,34 +60,57 @@ def add_step(
     flow: FlowBuilder, work: StepWork, device: str, suffix: str = ""
 ) -> tuple[Task, list[Task]]:
     """Add one step's tasks to ``flow``; return its ``start`` task and its sinks."""
-    start, prefetch, loss = add_forward(flow, work, device, suffix)
-    sinks = add_backward(flow, work, device, loss, suffix)
+    start, prefetch, _, loss = add_forward(flow, work, device, suffix)
+    sinks, _ = add_backward(flow, work, device, loss, suffix)
     return start, [prefetch, *sinks]
 
 
 def add_forward(
-    flow: FlowBuilder, work: StepWork, device: str, suffix: str = ""
-) -> tuple[Task, Task, Task]:
-    """Add start, prefetch, the forward chain and the loss; return start, prefetch, loss."""
-    start = flow.emplace(work.start, name=f"start{suffix}")
-    prefetch = flow.emplace(work.prefetch, name=f"prefetch{suffix}")
+    flow: FlowBuilder,
+    work: StepWork,
+    device: str,
+    suffix: str = "",
+    defer: tuple[int, ...] = (),
+    prefetch_after_start: bool = True,
+) -> tuple[Task, Task, list[Task], Task]:
+    """Add start, prefetch, the forward chain and the loss; return them.
+
+    ``start`` and ``prefetch`` run on ``device`` too: they move the buffers device tasks
+    read, so they must be ordered with them in device order, not host order. Without
+    ``prefetch_after_start`` the caller orders ``prefetch`` (after ``start``).
+    """
+    start = flow.emplace(work.start, name=f"start{suffix}", device=device)
+    prefetch = flow.emplace(work.prefetch, name=f"prefetch{suffix}", device=device)
+    forward = []
     previous = start
     for i in range(work.depth):
         task = flow.emplace(partial(work.forward, i), name=f"F{i}{suffix}", device=device)
         previous.precede(task)
+        forward.append(task)
         previous = task
     # The executor runs a task's first successor inline and hands the rest to other
     # workers: the forward chain (critical path) comes first, the prefetch second.
-    start.precede(prefetch)
-    loss = flow.emplace(work.loss, name=f"loss{suffix}", device=device)
+    if prefetch_after_start:
+        start.precede(prefetch)
+    loss = flow.emplace(partial(work.loss, defer), name=f"loss{suffix}", device=device)
     previous.precede(loss)
-    return start, prefetch, loss
+    return start, prefetch, forward, loss
 
 
 def add_backward(
-    flow: FlowBuilder, work: StepWork, device: str, after: Task | None, suffix: str = ""
-) -> list[Task]:
-    """Add the backward tasks, after ``after`` (the loss) if given; return the sinks."""
+    flow: FlowBuilder,
+    work: StepWork,
+    device: str,
+    after: Task | None,
+    suffix: str = "",
+    deferred: tuple[int, ...] = (),
+) -> tuple[list[Task], Task | None]:
+    """Add the backward tasks, after ``after`` (the loss) if given.
+
+    Returns the sinks and the last input-gradient task (``after`` when there is none).
+    Layers in ``deferred`` get no weight-gradient or update task here (see
+    ``add_deferred``).
+    """
     sinks = []
     dy_from = after
     for i in reversed(range(work.depth)):
@@ -88,7 +121,7 @@ def add_backward(
                 partial(work.backward_input, i), name=f"BI{i}{suffix}", device=device
             )
             consumers.append(grad)
-        if i in work.trainable:
+        if i in work.trainable and i not in deferred:
             weight = flow.emplace(
                 partial(work.backward_weight, i), name=f"BW{i}{suffix}", device=device
             )
@@ -102,7 +135,7 @@ def add_backward(
             dy_from = grad
     if dy_from is not None and dy_from is not after and not dy_from.successors:
         sinks.append(dy_from)
-    return sinks
+    return sinks, dy_from
 
 
 def _join(tasks: list[Task], target: Task) -> None:
@@ -151,18 +184,51 @@ def run_two_graph(work: StepWork, control: Control, executor: Executor, device: 
             return
 
 
+def add_deferred(
+    flow: FlowBuilder, work: StepWork, device: str, layers: tuple[int, ...], name: str
+) -> list[tuple[Task, Task]]:
+    """Add (weight-gradient, update) task pairs for the deferred ``layers``."""
+    pairs = []
+    for i in layers:
+        weight = flow.emplace(partial(work.deferred_weight, i), name=f"BW{i}{name}", device=device)
+        update = flow.emplace(partial(work.deferred_update, i), name=f"U{i}{name}", device=device)
+        weight.precede(update)
+        pairs.append((weight, update))
+    return pairs
+
+
 def condition_graph(work: StepWork, control: Control, device: str) -> Taskflow:
     """The whole training as one Taskflow (see the module docstring)."""
+    # Layers above the first: their weight gradient and update wait for the next step
+    # and run while its first layer's forward matmul holds no GIL (see the docstring).
+    late = tuple(i for i in work.trainable if i > 0)
     tf = Taskflow("train")
     first = tf.emplace(work.prefetch, name="prefetch-first")
-    start, sinks = add_step(tf, work, device)
+    start, prefetch, forward, loss = add_forward(
+        tf, work, device, defer=late, prefetch_after_start=False
+    )
+    sinks, last_input_grad = add_backward(tf, work, device, loss, deferred=late)
+    # The prefetch waits for the last input gradient, so a second worker gathers the
+    # next batch while the first layer's weight-gradient matmul holds no GIL; the
+    # deferred updates fill the same window in the next step's first forward matmul.
+    (last_input_grad or start).precede(prefetch)
     first.precede(start)
+    for (weight, update), i in zip(add_deferred(tf, work, device, late, "'"), late, strict=True):
+        start.precede(weight)
+        update.precede(forward[i])
+
     step = tf.condition(lambda: 1 if control.step_done() else 0, name="step?")
-    _join(sinks, step)
+    _join([prefetch, *sinks], step)
+    finish = tf.placeholder(name="finish updates")
     evaluate = tf.emplace(control.evaluate, name="evaluate")
+    for weight, update in add_deferred(tf, work, device, late, "''"):
+        finish.precede(weight)
+        update.precede(evaluate)
+    if not late:
+        finish.precede(evaluate)
     go_on = tf.condition(lambda: 1 if control.stopped else 0, name="go on?")
     done = tf.placeholder(name="done")
-    step.precede(start, evaluate)
+    step.precede(start, finish)
     evaluate.precede(go_on)
     go_on.precede(start, done)
     # Counting steps and reading the stop flag need no device result: no host sync.

@@ -24,6 +24,13 @@ new value; the graph orders it after ``update(i)`` through the step's condition 
 
 Only ``prefetch`` touches ``next`` and only ``start`` moves it, and the graphs order
 ``prefetch`` of step k+1 after ``start`` of step k and before ``start`` of step k+1.
+
+Deferral (the ``condition`` graph): ``loss(defer=layers)`` marks layers whose weight
+gradient and update run in the *next* step, through ``deferred_weight(i)`` and
+``deferred_update(i)``, before that step's ``forward(i)``. Their inputs stay valid until
+then: ``ctx[i]`` is next written by ``forward(i)`` and ``dys[i]`` later still, both
+ordered after the update. The marks are made by a device task, so on an asynchronous
+device they are set and cleared in device order.
 """
 
 from __future__ import annotations
@@ -83,6 +90,7 @@ class StepWork:
         self.dys: list[Any] = [None] * self.depth
         self.labels: Any = None
         self.loss_sum: Any = 0.0
+        self.deferred = [False] * self.depth
 
     def prefetch(self) -> None:
         """Load the batch at ``cursor`` into ``next`` and advance the cursor."""
@@ -105,10 +113,14 @@ class StepWork:
             self.acts[i], training=True, rng=self.dropout_rng
         )
 
-    def loss(self) -> None:
+    def loss(self, defer: tuple[int, ...] = ()) -> None:
+        """The loss and its gradient; ``defer`` marks layers whose weight gradient and
+        update this step leaves to the next (see the module docstring)."""
         value, ctx = self.loss_fn.forward(self.acts[self.depth], self.labels)
         self.dys[self.depth - 1] = self.loss_fn.backward(ctx)
         self.loss_sum = self.loss_sum + value
+        for i in defer:
+            self.deferred[i] = True
 
     def backward_input(self, i: int) -> None:
         self.dys[i - 1] = self.layers[i].backward_input(self.ctx[i], self.dys[i])
@@ -121,6 +133,17 @@ class StepWork:
     def update(self, i: int) -> None:
         for j in self.indices[i]:
             self.optimizer.step_param(j)
+
+    def deferred_weight(self, i: int) -> None:
+        """``backward_weight(i)`` of the step before, if it was deferred and not yet done."""
+        if self.deferred[i]:
+            self.backward_weight(i)
+
+    def deferred_update(self, i: int) -> None:
+        """``update(i)`` of the step before, if it was deferred and not yet done."""
+        if self.deferred[i]:
+            self.deferred[i] = False
+            self.update(i)
 
     def take_loss_sum(self) -> float:
         """The summed loss since the last call, read on the host (a sync on a GPU)."""

@@ -27,12 +27,12 @@ from threadpoolctl import threadpool_limits
 from tfnn.backends import Backend, get_backend
 from tfnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tfnn.data import Batches
-from tfnn.executor import Executor, TraceObserver
+from tfnn.executor import Executor, TaskError, TraceObserver
 from tfnn.nn.functional import accuracy
 from tfnn.nn.layer import Layer
 from tfnn.nn.layers import Linear
 from tfnn.nn.sequential import Sequential
-from tfnn.train.control import Control, History
+from tfnn.train.control import Control, History, TrainingDiverged
 from tfnn.train.graphs import STRATEGIES
 from tfnn.train.step import StepWork
 
@@ -115,7 +115,9 @@ class Trainer:
         """
         x, y = np.asarray(x), np.asarray(y)
         _check_inputs(self.model, x, y, epochs, batch_size, target_accuracy, eval_data)
-        if eval_every is not None and (isinstance(eval_every, bool) or eval_every < 1):
+        if eval_every is not None and (
+            isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1
+        ):
             raise ValueError(f"eval_every must be a number of steps >= 1, not {eval_every!r}")
         be = self.backend
         batches = Batches(
@@ -166,6 +168,12 @@ class Trainer:
         try:
             with threadpool_limits(limits=self.blas_threads, user_api="blas"):
                 STRATEGIES[self.strategy](work, control, executor, self.device)
+        except TaskError as e:
+            # Divergence is found by a task (an evaluation), but it is the run's verdict
+            # on the training, not a failure of that task.
+            if isinstance(e.__cause__, TrainingDiverged):
+                raise e.__cause__ from None
+            raise
         finally:
             executor.shutdown()
             if observer is not None and trace is not None:
