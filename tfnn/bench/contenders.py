@@ -83,7 +83,8 @@ def tfnn_contenders(
 ) -> list[Contender]:
     """The tfnn contenders of one backend: each strategy with ``workers`` workers and
     ``cores // workers`` BLAS threads (``sequential``: 1 worker, every core), and
-    ``condition`` also with 1 worker and every core; on a GPU once per stream count.
+    ``condition`` also with 1 worker and every core; on a GPU the graph strategies once per
+    stream pool size in ``streams`` (named ``-s1``, ``-s4`` when there are several).
 
     Example::
 
@@ -105,7 +106,8 @@ def tfnn_contenders(
     for strategy, w, b in configs:
         base = f"tfnn-{label}-{strategy}"
         name = base if strategy == "sequential" else f"{base}-w{w}b{b}"
-        for s in streams if gpu else [None]:
+        # sequential runs its steps on the calling thread, one stream: no stream variants
+        for s in streams if gpu and strategy != "sequential" else [None]:
             suffix = f"-s{s}" if s is not None and len(streams) > 1 else ""
             out.append(
                 Contender(name + suffix, "tfnn", backend, device, strategy, w, b, s or streams[0])
