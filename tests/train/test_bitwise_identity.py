@@ -61,6 +61,18 @@ def test_every_strategy_gives_the_same_bits(references, strategy, workers, model
     assert len(history.loss) == 2 and history.samples == 2 * SAMPLES
 
 
+@pytest.mark.parametrize("workers", WORKERS, ids=lambda w: f"workers-{w}")
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_mid_epoch_evaluations_keep_the_bits(strategy, workers):
+    # Evaluations between steps (the condition graph's other branch) change nothing.
+    expected_model, _ = fit("dropout-adam", "sequential", workers=1)
+    expected_history = fit("dropout-adam", "sequential", workers=1, eval_every=2)[1]
+    model, history = fit("dropout-adam", strategy, workers, eval_every=2)
+    assert_same_weights(model, expected_model)
+    assert recorded(history) == recorded(expected_history)
+    assert history.step == [2, 4, 5, 6, 8, 10]
+
+
 def test_training_changes_the_weights(references):
     # Guards the comparisons above against a run that silently trained nothing.
     untouched, _ = MODELS["dropout-adam"]()
@@ -99,6 +111,21 @@ def test_asynchronous_device_gives_the_same_bits(strategy, workers, model_name):
     work, _ = step_pieces(*MODELS[model_name]())
     per_step = work.depth + 1 + (work.depth - 1) + 2 * len(work.trainable)
     assert launches >= per_step * 2 * STEPS_PER_EPOCH
+
+
+@pytest.mark.parametrize("streams", [1, 2, 8])
+@pytest.mark.parametrize("schedule", range(4), ids=lambda s: f"schedule-{s}")
+def test_asynchronous_device_many_schedules(schedule, streams):
+    # Other stream counts and longer random delays reorder the device work further.
+    expected_model, expected_history = sequential_reference("dropout-first")
+    with SimulatedDevice(streams=streams, max_delay=0.002, seed=100 + schedule) as device:
+        executor = Executor(workers=1 + schedule % 3, devices={"sim:0": device})
+        try:
+            model, history = run_strategy("condition", executor, "sim:0", "dropout-first")
+        finally:
+            executor.shutdown()
+    assert_same_weights(model, expected_model)
+    assert recorded(history) == recorded(expected_history)
 
 
 @pytest.mark.parametrize("strategy", EXECUTOR_STRATEGIES)

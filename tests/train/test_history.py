@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from .helpers import ALL_STRATEGIES, MODELS, SAMPLES, STEPS_PER_EPOCH, fit, mnist, trainer
@@ -22,6 +24,8 @@ def test_one_entry_per_epoch(strategy):
     assert history.train_seconds > 0 and history.samples_per_second > 0
     assert history.eval_seconds >= 0
     assert history.loss[2] < history.loss[0]
+    # fit shut its executor down.
+    assert not [t for t in threading.enumerate() if t.name.startswith("tfnn-worker")]
 
 
 @pytest.mark.parametrize("strategy", ALL_STRATEGIES)
