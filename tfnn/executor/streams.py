@@ -33,33 +33,18 @@ Event rules (``before_launch`` / ``after_launch``), with ``task._events`` the
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
 from tfnn.executor.graph import WEAK_SOURCES, Graph, Task
+from tfnn.executor.transitions import strong_order
 
 
 def assign_streams(graph: Graph, devices: Mapping[str, Any]) -> None:
     """Set ``task._stream`` for every task of ``graph`` (None for host tasks)."""
     if graph.streams_version == graph.version:
         return
-    indegree = {id(t): 0 for t in graph.tasks}
-    for t in graph.tasks:
-        if t.kind not in WEAK_SOURCES:
-            for s in t._succ:
-                indegree[id(s)] += 1
-    order = deque(t for t in graph.tasks if indegree[id(t)] == 0)
-    visited: list[Task] = []
-    while order:
-        t = order.popleft()
-        visited.append(t)
-        if t.kind in WEAK_SOURCES:
-            continue
-        for s in t._succ:
-            indegree[id(s)] -= 1
-            if indegree[id(s)] == 0:
-                order.append(s)
+    visited, _ = strong_order(graph)
     turn = dict.fromkeys(devices, 0)
     continued: set[int] = set()
     for t in visited:

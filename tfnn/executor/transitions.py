@@ -91,32 +91,42 @@ def _index(task: Task, value: Any) -> int:
     )
 
 
-def strong_cycle(graph: Graph) -> list[Task] | None:
-    """A cycle made only of strong edges (a task waiting on itself), or None.
+def strong_order(graph: Graph) -> tuple[list[Task], dict[int, int]]:
+    """Tasks in a topological order of the strong edges (Kahn's algorithm).
 
-    Kahn's algorithm on the strong edges; what it cannot order lies on or behind a
-    strong cycle, and an iterative walk from there names one cycle. The answer "none"
-    is remembered until the graph changes, so repeated runs do not pay for it.
+    Returns the order and what is left of each task's strong in-degree: tasks on or
+    behind a strong cycle are missing from the order and keep a positive count.
     """
-    if graph.acyclic_version == graph.version:
-        return None
     indegree = {id(t): 0 for t in graph.tasks}
     for t in graph.tasks:
         if t.kind not in WEAK_SOURCES:
             for s in t._succ:
                 indegree[id(s)] += 1
     queue = deque(t for t in graph.tasks if indegree[id(t)] == 0)
-    seen = 0
+    order = []
     while queue:
         t = queue.popleft()
-        seen += 1
+        order.append(t)
         if t.kind in WEAK_SOURCES:
             continue
         for s in t._succ:
             indegree[id(s)] -= 1
             if indegree[id(s)] == 0:
                 queue.append(s)
-    if seen == len(graph.tasks):
+    return order, indegree
+
+
+def strong_cycle(graph: Graph) -> list[Task] | None:
+    """A cycle made only of strong edges (a task waiting on itself), or None.
+
+    What ``strong_order`` cannot order lies on or behind a strong cycle, and an
+    iterative walk from there names one cycle. The answer "none" is remembered until
+    the graph changes, so repeated runs do not pay for it.
+    """
+    if graph.acyclic_version == graph.version:
+        return None
+    order, indegree = strong_order(graph)
+    if len(order) == len(graph.tasks):
         graph.acyclic_version = graph.version
         return None
     # Every unordered task has an unordered strong predecessor, so walking predecessors
