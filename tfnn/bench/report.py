@@ -75,6 +75,10 @@ def environment() -> dict[str, Any]:
     versions["tfnn"] = _version("tfnn")
     versions["threadpoolctl"] = _version("threadpoolctl")
     threads: dict[str, Any] = {"cores": os.cpu_count()}
+    # Other processes on the cores slow every contender, multi-threaded BLAS the most.
+    threads["load_average_1_5_15_min"] = (
+        list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    )
     if "torch" in sys.modules:
         threads["torch_default"] = sys.modules["torch"].get_num_threads()
     return {
