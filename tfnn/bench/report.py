@@ -138,8 +138,28 @@ def format_table(results: dict[str, Any]) -> str:
         for row in rows
     ]
     lines.insert(1, "-" * len(lines[0]))
+    for w in results["workloads"]:
+        g = w["guard"]
+        lines.append(
+            f"guard {w['name']}: {len(g['max_abs_diff'])} contenders agree after {g['steps']} "
+            f"steps (max |weight difference| vs {g['reference']} "
+            f"{max(g['max_abs_diff'].values()):.2g}"
+            + ("; tfnn on numpy bitwise equal)" if g["bitwise_equal"] else ")")
+        )
+    per_task = results["overhead"].get("per_task") or {}
+    if "chain" in per_task:
+        chain = per_task["chain"]
+        costs = ", ".join(f"{k} {v['median_us']:.2f} us" for k, v in chain.items())
+        tasks = results["overhead"].get("condition_tasks_per_step") or {}
+        per_step = ", ".join(f"{m} {n:.0f}" for m, n in tasks.items())
+        lines.append(
+            f"executor cost per task (chain): {costs}; condition tasks per step: {per_step}"
+        )
+    by_reason: dict[str, list[str]] = {}
     for skipped in results["skipped"]:
-        lines.append(f"skipped {skipped['contender']}: {skipped['reason']}")
+        by_reason.setdefault(skipped["reason"], []).append(skipped["contender"])
+    for reason, names in by_reason.items():
+        lines.append(f"skipped {', '.join(names)}: {reason}")
     return "\n".join(lines)
 
 
