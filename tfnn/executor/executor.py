@@ -101,7 +101,7 @@ class Executor:
         self._wake = threading.Condition(self._lock)
         self._all_done = threading.Condition(self._lock)
         self._idle = 0
-        self._active_runs = 0
+        self._runs: set[_Run] = set()
         self._shutdown = False
         self._observers: tuple[Observer, ...] = ()
         self._devices = dict(devices or {})
@@ -155,7 +155,7 @@ class Executor:
         run = _Run(taskflow._graph, predicate)
         run.future = RunFuture(lambda: self._cancel(run))
         with self._lock:
-            self._active_runs += 1
+            self._runs.add(run)
             if run.graph.busy:
                 run.graph.waiting.append(run)
                 return run.future
@@ -166,8 +166,15 @@ class Executor:
     def wait_for_all(self) -> None:
         """Block until every run submitted so far has finished."""
         with self._lock:
-            while self._active_runs:
+            while self._runs:
                 self._all_done.wait()
+
+    def cancel_all(self) -> None:
+        """Cancel every run submitted and not finished (cooperatively, as ``cancel``)."""
+        with self._lock:
+            runs = list(self._runs)
+        for run in runs:
+            run.future.cancel()
 
     def observe(self, observer: Observer) -> Observer:
         """Call ``observer.on_entry/on_exit(worker, task)`` around every task body."""
@@ -255,7 +262,7 @@ class Executor:
         with self._lock:
             following = graph.waiting.pop(0) if graph.waiting else None
             graph.busy = following is not None
-            self._active_runs -= 1
+            self._runs.discard(run)
             self._all_done.notify_all()
         run.future._set(error)
         if following is not None:
@@ -265,7 +272,7 @@ class Executor:
         with self._lock:
             if run in run.graph.waiting:
                 run.graph.waiting.remove(run)
-                self._active_runs -= 1
+                self._runs.discard(run)
                 self._all_done.notify_all()
                 queued = True
             else:

@@ -16,6 +16,7 @@ weights as a run that was never interrupted (numpy).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -174,6 +175,10 @@ class Trainer:
             if isinstance(e.__cause__, TrainingDiverged):
                 raise e.__cause__ from None
             raise
+        except BaseException:
+            # Ctrl-C (or any error on this thread): stop the graph now, not at its end.
+            executor.cancel_all()
+            raise
         finally:
             executor.shutdown()
             if observer is not None and trace is not None:
@@ -225,11 +230,29 @@ class Trainer:
         self, path: Path, batch_size: int, seed: int, dropout_rng: Any
     ) -> tuple[tuple[int, int], History]:
         tensors, meta = load_checkpoint(path)
-        expected = {"model": repr(self.model), "batch_size": batch_size, "seed": seed}
+        _, optimizer_meta = self.optimizer.state_dict()
+        expected = {
+            "model": repr(self.model),
+            "batch_size": batch_size,
+            "seed": seed,
+            # As JSON gives it back (tuples become lists), to compare like with like.
+            "optimizer": json.loads(
+                json.dumps(
+                    {
+                        "type": optimizer_meta["type"],
+                        "hyperparameters": optimizer_meta["hyperparameters"],
+                    }
+                )
+            ),
+        }
+        saved = dict(meta)
+        saved["optimizer"] = {
+            key: meta.get("optimizer", {}).get(key) for key in ("type", "hyperparameters")
+        }
         for key, value in expected.items():
-            if meta.get(key) != value:
+            if saved.get(key) != value:
                 raise CheckpointError(
-                    f"{path} was written with {key}={meta.get(key)!r}, but this run has "
+                    f"{path} was written with {key}={saved.get(key)!r}, but this run has "
                     f"{key}={value!r}; resume with the same settings or pass another "
                     "--checkpoint path"
                 )
