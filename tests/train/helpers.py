@@ -23,7 +23,7 @@ from tfnn.train import STRATEGIES, History, Trainer
 from tfnn.train.control import Control
 from tfnn.train.step import StepWork
 
-BLAS_THREADS = 1
+BLAS_THREADS = 1  # the same for every run: other counts round differently (see above)
 SAMPLES = 300  # 300 / 64: four full batches and a partial one of 44
 BATCH = 64
 STEPS_PER_EPOCH = 5
