@@ -58,6 +58,21 @@ class FailingReLU(nn.ReLU):
         return super().forward(x, training=training, rng=rng)
 
 
+class FailingLinear(nn.Linear):
+    """Linear whose ``fail_at``-th weight gradient raises."""
+
+    def __init__(self, *args, fail_at: int) -> None:
+        super().__init__(*args)
+        self.fail_at = fail_at
+        self.calls = 0
+
+    def backward_weight(self, ctx, dy):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise RuntimeError(f"simulated failure in weight gradient call {self.calls}")
+        return super().backward_weight(ctx, dy)
+
+
 def relu_mlp(middle=None):
     model = nn.Sequential(nn.Linear(784, 32), middle or nn.ReLU(), nn.Linear(32, 10), seed=3)
     return model, optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -162,6 +177,22 @@ def test_a_failing_task_raises_task_error_naming_it(strategy, tmp_path):
     assert "F1" in str(error) and "simulated failure" in str(error)
     assert isinstance(error.__cause__, RuntimeError)
     watch.assert_intact(evaluations=2)
+
+
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_a_failing_weight_gradient_is_reported_and_the_checkpoint_kept(strategy, tmp_path):
+    # A backward task, which a graph may run later than the step it belongs to.
+    model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), FailingLinear(32, 10, fail_at=2), seed=3)
+    optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    error, watch = fit_until_error(strategy, model, optimizer, tmp_path)
+    if strategy == "sequential":
+        assert type(error) is RuntimeError
+    else:
+        assert isinstance(error, TaskError), f"{type(error).__name__}: {error}"
+        assert error.task.split("@")[0].rstrip("'") == "BW2"
+        assert isinstance(error.__cause__, RuntimeError)
+    assert "simulated failure in weight gradient call 2" in str(error)
+    watch.assert_intact(evaluations=1)
 
 
 def test_sequential_raises_the_original_error(tmp_path):
