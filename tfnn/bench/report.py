@@ -146,11 +146,12 @@ def format_table(results: dict[str, Any]) -> str:
             f"{max(g['max_abs_diff'].values()):.2g}"
             + ("; tfnn on numpy bitwise equal)" if g["bitwise_equal"] else ")")
         )
-    per_task = results["overhead"].get("per_task") or {}
+    overhead = results.get("overhead") or {}
+    per_task = overhead.get("per_task") or {}
     if "chain" in per_task:
         chain = per_task["chain"]
         costs = ", ".join(f"{k} {v['median_us']:.2f} us" for k, v in chain.items())
-        tasks = results["overhead"].get("condition_tasks_per_step") or {}
+        tasks = overhead.get("condition_tasks_per_step") or {}
         per_step = ", ".join(f"{m} {n:.0f}" for m, n in tasks.items())
         lines.append(
             f"executor cost per task (chain): {costs}; condition tasks per step: {per_step}"
