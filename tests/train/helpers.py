@@ -28,7 +28,7 @@ SAMPLES = 300  # 300 / 64: four full batches and a partial one of 44
 BATCH = 64
 STEPS_PER_EPOCH = 5
 SEED = 5
-EXECUTOR_STRATEGIES = ["two-graph", "condition", "unrolled"]
+EXECUTOR_STRATEGIES = ["two-graph", "condition", "pipelined", "unrolled"]
 ALL_STRATEGIES = ["sequential", *EXECUTOR_STRATEGIES]
 
 

@@ -39,8 +39,8 @@ def test_the_strategies_are_the_four_of_the_design():
 
 def test_unknown_strategy_lists_the_strategies():
     model, optimizer = make()
-    with pytest.raises(ValueError, match="'pipelined'") as raised:
-        Trainer(model, nn.SoftmaxCrossEntropy(), optimizer, strategy="pipelined")
+    with pytest.raises(ValueError, match="'hogwild'") as raised:
+        Trainer(model, nn.SoftmaxCrossEntropy(), optimizer, strategy="hogwild")
     for name in ALL_STRATEGIES:
         assert name in str(raised.value)
 

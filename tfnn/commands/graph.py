@@ -29,7 +29,7 @@ from tfnn.train.graphs import condition_graph, two_graphs, unrolled_graph
 from tfnn.train.step import StepWork
 
 HELP = "print a strategy's training graph as Graphviz DOT"
-GRAPH_STRATEGIES = ("condition", "two-graph", "unrolled")
+GRAPH_STRATEGIES = ("condition", "pipelined", "two-graph", "unrolled")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,8 +71,8 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
         save=None,
         history=History(),
     )
-    if strategy == "condition":
-        return condition_graph(work, control, "cpu")
+    if strategy in ("condition", "pipelined"):
+        return condition_graph(work, control, "cpu", pipelined=strategy == "pipelined")
     if strategy == "unrolled":
         return unrolled_graph(work, control, "cpu", range(steps))
     forward, backward = two_graphs(work, "cpu")

@@ -23,18 +23,24 @@ Strategies (all call ``StepWork``'s pieces with the same data flow):
   loops, or goes to ``evaluate``, whose ``go on?`` loops or stops::
 
       prefetch-first -> start -> ... step tasks ... -> step? --0--> start
-                          |                              --1--> finish updates -> BW'' -> U''
-                          +-> BW(i)' -> U(i)' -> F(i)                                      |
-                                                             done <--1-- go on? <- evaluate
-                                                                   start <--0--'
+                                                         --1--> evaluate -> go on? --0--> start
+                                                                                   --1--> done
 
-  Pipelining: the weight gradient and update of every layer above the first (``BW(i)'``,
-  ``U(i)'``) run at the start of the *next* step, beside its forward pass, and before its
-  ``F(i)``. The first layer's forward matmul is the longest call in a step that holds no
-  GIL, so a second worker does that Python-heavy work then, instead of fighting the
-  critical path for the GIL at every small numpy call of the backward pass (measured:
-  such contention made each small task 2-4x slower). ``finish updates`` runs the deferred
-  pairs before every evaluation, so evaluations and checkpoints see current weights.
+- ``pipelined``: the condition graph, with the weight gradient and update of every layer
+  above the first (``BW(i)'``, ``U(i)'``) moved to the start of the *next* step, beside
+  its forward pass and before its ``F(i)``, and the prefetch beside ``BW0``; ``finish
+  updates`` (``BW(i)''``, ``U(i)''``) runs the deferred pairs before every evaluation, so
+  evaluations and checkpoints see current weights::
+
+      start -> F0 -> ...                 step? --1--> finish updates -> BW'' -> U'' -> evaluate
+        +-> BW(i)' -> U(i)' -> F(i)
+      ... BI1 -> BW0 -> U0 ;  BI1 -> prefetch
+
+  Why: in CPython two workers share one GIL. The first layer's matmuls are the longest
+  calls in a step that release it, so a second worker's Python-heavy work (small matmuls,
+  optimizer ufuncs, the batch gather) fits inside them; run beside the backward chain
+  instead, it fights the critical path for the GIL at every small numpy call (traced on a
+  2-core machine: each small task 2-4x slower, two workers slower than one).
 
 - ``unrolled``: Taskflow's MNIST benchmark shape: every step of an epoch spelled out,
   each ending in a condition that continues to the next step (0) or stops (1); the graph
@@ -197,38 +203,47 @@ def add_deferred(
     return pairs
 
 
-def condition_graph(work: StepWork, control: Control, device: str) -> Taskflow:
-    """The whole training as one Taskflow (see the module docstring)."""
-    # Layers above the first: their weight gradient and update wait for the next step
-    # and run while its first layer's forward matmul holds no GIL (see the docstring).
-    late = tuple(i for i in work.trainable if i > 0)
+def condition_graph(
+    work: StepWork, control: Control, device: str, pipelined: bool = False
+) -> Taskflow:
+    """The whole training as one Taskflow (see the module docstring).
+
+    ``pipelined`` moves the upper layers' weight gradients and updates into the next step
+    and the prefetch beside the first layer's weight gradient (the ``pipelined`` strategy).
+    """
+    late = tuple(i for i in work.trainable if i > 0) if pipelined else ()
     tf = Taskflow("train")
     first = tf.emplace(work.prefetch, name="prefetch-first")
     start, prefetch, forward, loss = add_forward(
-        tf, work, device, defer=late, prefetch_after_start=False
+        tf, work, device, defer=late, prefetch_after_start=not pipelined
     )
     sinks, last_input_grad = add_backward(tf, work, device, loss, deferred=late)
-    # The prefetch waits for the last input gradient, so a second worker gathers the
-    # next batch while the first layer's weight-gradient matmul holds no GIL; the
-    # deferred updates fill the same window in the next step's first forward matmul.
-    (last_input_grad or start).precede(prefetch)
     first.precede(start)
-    for (weight, update), i in zip(add_deferred(tf, work, device, late, "'"), late, strict=True):
-        start.precede(weight)
-        update.precede(forward[i])
-
+    if pipelined:
+        # A second worker gathers the next batch while the first layer's weight-gradient
+        # matmul holds no GIL; the deferred pairs fill the same window in the next step's
+        # first forward matmul, and each update still precedes its layer's next forward.
+        (last_input_grad or start).precede(prefetch)
+        for (weight, update), i in zip(
+            add_deferred(tf, work, device, late, "'"), late, strict=True
+        ):
+            start.precede(weight)
+            update.precede(forward[i])
     step = tf.condition(lambda: 1 if control.step_done() else 0, name="step?")
     _join([prefetch, *sinks], step)
-    finish = tf.placeholder(name="finish updates")
     evaluate = tf.emplace(control.evaluate, name="evaluate")
-    for weight, update in add_deferred(tf, work, device, late, "''"):
-        finish.precede(weight)
-        update.precede(evaluate)
-    if not late:
-        finish.precede(evaluate)
+    if pipelined:
+        finish = tf.placeholder(name="finish updates")
+        for weight, update in add_deferred(tf, work, device, late, "''"):
+            finish.precede(weight)
+            update.precede(evaluate)
+        if not late:
+            finish.precede(evaluate)
+        step.precede(start, finish)
+    else:
+        step.precede(start, evaluate)
     go_on = tf.condition(lambda: 1 if control.stopped else 0, name="go on?")
     done = tf.placeholder(name="done")
-    step.precede(start, finish)
     evaluate.precede(go_on)
     go_on.precede(start, done)
     # Counting steps and reading the stop flag need no device result: no host sync.
@@ -241,6 +256,12 @@ def run_condition(work: StepWork, control: Control, executor: Executor, device: 
     """One run of the condition graph trains to the end."""
     if not control.finished:
         executor.run(condition_graph(work, control, device)).result()
+
+
+def run_pipelined(work: StepWork, control: Control, executor: Executor, device: str) -> None:
+    """One run of the pipelined condition graph trains to the end."""
+    if not control.finished:
+        executor.run(condition_graph(work, control, device, pipelined=True)).result()
 
 
 def unrolled_graph(work: StepWork, control: Control, device: str, steps: range) -> Taskflow:
@@ -278,5 +299,6 @@ STRATEGIES: dict[str, Runner] = {
     "sequential": run_sequential,
     "two-graph": run_two_graph,
     "condition": run_condition,
+    "pipelined": run_pipelined,
     "unrolled": run_unrolled,
 }
