@@ -228,3 +228,21 @@ def test_unrolled_graph_grows_linearly_with_the_steps_of_an_epoch(model_name):
         counts[steps] = graphs.unrolled_graph(work, control, DEVICE, range(steps)).num_tasks()
     assert sorted(counts) == [1, 10, 50]
     assert counts[10] == 10 * counts[1] and counts[50] == 50 * counts[1]
+
+
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+def test_pipelined_graph_defers_upper_layers_before_their_next_forward(model_name):
+    work, control = pieces(model_name)
+    t = Named(graphs.condition_graph(work, control, DEVICE, pipelined=True).tasks)
+    late = [i for i in work.trainable if i > 0]
+    for i in late:
+        deferred_update = t[f"U{i}'"]
+        assert reaches(t["start"], t[f"BW{i}'"])
+        assert reaches(deferred_update, t[f"F{i}"])  # the update precedes its next forward
+        assert unordered(t[f"BW{i}'"], t["F0"])  # and runs beside the first forward
+        assert reaches(t[f"U{i}''"], t["evaluate"])  # flushed before every evaluation
+        assert f"BW{i}" not in t.names and f"U{i}" not in t.names
+    if work.depth > 1:
+        assert reaches(t["F0"], t["prefetch"])  # gathered late in the step ...
+        if 0 in work.trainable:
+            assert unordered(t["prefetch"], t["BW0"])  # ... beside the first layer's BW
