@@ -20,6 +20,9 @@ Memory: ``tracemalloc`` peak during ``Trainer.fit`` of network (2), ``condition`
 out every step of an epoch as tasks). The peak includes the float32 copy of the training
 images that ``fit`` makes (``data_mib``), the same for both; ``above_data_mib`` leaves it out.
 
+Writes the JSON to ``--out`` and, beside it, ``<stem>-throughput.png`` and
+``<stem>-loss_vs_time.png`` (matplotlib).
+
     python bench/train.py [--data-dir ../shared/data/mnist] [--repeats 5] \
         [--out bench/results/train.json]
 """
@@ -39,9 +42,10 @@ import numpy as np
 from tfnn import nn, optim
 from tfnn.backends import get_backend
 from tfnn.bench.command import contenders_for
+from tfnn.bench.contenders import Run
 from tfnn.bench.models import MODELS, Data, initial_weights, load_data, make_workload, tfnn_model
-from tfnn.bench.report import environment, format_table
-from tfnn.bench.timing import guard, interleave, summarize
+from tfnn.bench.report import environment, format_table, plot
+from tfnn.bench.timing import guard, interleave, median_run, summarize
 from tfnn.train import STRATEGIES, Trainer
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
@@ -63,10 +67,12 @@ def _trainer(model: str, strategy: str, workers: int = 2) -> Trainer:
     return Trainer(net, nn.SoftmaxCrossEntropy(), opt, strategy=strategy, workers=workers)
 
 
-def speed(data: Data, repeats: int) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+def speed(
+    data: Data, repeats: int
+) -> tuple[list[dict[str, Any]], list[dict[str, str]], dict[str, dict[str, Run]]]:
     contenders, skipped = contenders_for(["numpy"], list(STRATEGIES), 2, [4])
     contenders = [c for c in contenders if c.name != "torch-cuda"]
-    out = []
+    out, medians = [], {}
     for model, batch in WORKLOADS:
         steps = len(data.y_train) // batch
         w = make_workload(model, data, batch, steps, lr=LR, momentum=MOMENTUM)
@@ -75,6 +81,7 @@ def speed(data: Data, repeats: int) -> tuple[list[dict[str, Any]], list[dict[str
         runs = interleave(w, contenders, repeats, progress=lambda: print(".", end="", flush=True))
         print(flush=True)
         stats = summarize(runs, "numpy-loop")
+        medians[w.name] = {n: median_run(rs) for n, rs in runs.items()}
         for c in contenders:
             stats[c.name]["settings"] = c.settings()
         out.append(
@@ -89,7 +96,7 @@ def speed(data: Data, repeats: int) -> tuple[list[dict[str, Any]], list[dict[str
                 "contenders": stats,
             }
         )
-    return out, skipped
+    return out, skipped, medians
 
 
 def accuracy(data: Data, epochs: int) -> dict[str, Any]:
@@ -207,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = load_data(args.data_dir)
     started = time.perf_counter()
-    workloads, skipped = speed(data, args.repeats)
+    workloads, skipped, medians = speed(data, args.repeats)
     results: dict[str, Any] = {
         "schema": "tfnn-bench-train/1",
         "command": ["python", "bench/train.py", *(argv if argv is not None else sys.argv[1:])],
@@ -233,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     results["memory"] = None if args.no_memory else memory(data)
     results["wall_seconds"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        results["plots"] = plot(results, medians, args.out.parent, prefix=f"{args.out.stem}-")
+    except ImportError:
+        results["plots"] = "matplotlib is not installed: pip install 'tfnn[bench]'"
     args.out.write_text(json.dumps(results, indent=2, default=str))
     print(f"wrote {args.out}")
     return 0

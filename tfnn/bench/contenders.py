@@ -53,7 +53,16 @@ class Contender:
     streams: int | None = None
 
     def settings(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields, plus the thread counts each library is held to during the run."""
+        torch = self.backend == "torch"
+        return {
+            **asdict(self),
+            "threads": {
+                "executor_workers": self.workers if self.kind == "tfnn" else None,
+                "blas": self.blas_threads,
+                "torch_intra_op": self.blas_threads if torch else None,
+            },
+        }
 
 
 @dataclass

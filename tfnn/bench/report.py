@@ -164,8 +164,11 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict[str, Any], runs: dict[str, dict[str, Any]], out: Path) -> list[str]:
-    """Write throughput.png, loss_vs_time.png and overhead.png into ``out``; return names.
+def plot(
+    results: dict[str, Any], runs: dict[str, dict[str, Any]], out: Path, prefix: str = ""
+) -> list[str]:
+    """Write throughput.png, loss_vs_time.png and overhead.png (when measured) into ``out``,
+    each name after ``prefix``; return the names.
 
     ``runs`` maps workload name -> contender -> its median ``Run``. Raises ImportError
     when matplotlib is missing.
@@ -189,8 +192,8 @@ def plot(results: dict[str, Any], runs: dict[str, dict[str, Any]], out: Path) ->
         ax.set_xlabel("samples/s")
         ax.tick_params(axis="y", labelsize=7)
     fig.set_layout_engine("constrained")
-    fig.savefig(out / "throughput.png", dpi=110)
-    names.append("throughput.png")
+    fig.savefig(out / f"{prefix}throughput.png", dpi=110)
+    names.append(f"{prefix}throughput.png")
 
     fig = Figure(figsize=(8, 3.2 * rows))
     axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
@@ -212,10 +215,10 @@ def plot(results: dict[str, Any], runs: dict[str, dict[str, Any]], out: Path) ->
         ax.set_ylabel("mean loss")
         ax.legend(fontsize=6)
     fig.set_layout_engine("constrained")
-    fig.savefig(out / "loss_vs_time.png", dpi=110)
-    names.append("loss_vs_time.png")
+    fig.savefig(out / f"{prefix}loss_vs_time.png", dpi=110)
+    names.append(f"{prefix}loss_vs_time.png")
 
-    overhead = results["overhead"].get("per_task")
+    overhead = (results.get("overhead") or {}).get("per_task")
     if overhead:
         fig = Figure(figsize=(6, 3.5))
         ax = fig.subplots()
@@ -236,8 +239,8 @@ def plot(results: dict[str, Any], runs: dict[str, dict[str, Any]], out: Path) ->
         ax.set_title("tfnn executor overhead per no-op task (median, min-max)", fontsize=9)
         ax.legend(fontsize=7)
         fig.set_layout_engine("constrained")
-        fig.savefig(out / "overhead.png", dpi=110)
-        names.append("overhead.png")
+        fig.savefig(out / f"{prefix}overhead.png", dpi=110)
+        names.append(f"{prefix}overhead.png")
     return names
 
 
