@@ -28,6 +28,7 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from tfnn.data.errors import DataError
+from tfnn.fsync import fsync_dir
 
 DEFAULT_MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -123,7 +124,7 @@ def _fetch_verified(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _describe(error: Exception) -> str:
@@ -176,13 +177,3 @@ def gunzip_md5(path: Path) -> str:
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"not a valid gzip file ({e})") from e
     return digest.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; some filesystems refuse to open a directory.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
