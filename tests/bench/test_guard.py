@@ -108,3 +108,9 @@ def _skip_update(step):
             self.lr = lr
 
     return wrong
+
+
+def test_unknown_backend_is_one_line(capsys):
+    assert main(["bench", "--backends", "numpy,jax"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown backend 'jax'" in err

@@ -155,11 +155,15 @@ def contenders_for(
     backends: list[str], strategies: list[str], workers: int, streams: list[int]
 ) -> tuple[list[Any], list[dict[str, str]]]:
     """The contenders that can run here, and the skipped ones with their reasons."""
+    from tfnn.backends import available_backends
     from tfnn.bench.contenders import reference_contenders, tfnn_contenders, unavailable
 
+    known = available_backends()
     wanted = []
     for spec in backends:
         name, _, device = spec.partition(":")
+        if name not in known:
+            raise BenchError(f"unknown backend {name!r}; choose from {', '.join(known)}")
         if device == "":
             device = "cuda:0" if name == "cupy" else "cpu"
         wanted += tfnn_contenders(name, device, strategies, workers, streams)
