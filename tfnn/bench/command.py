@@ -33,7 +33,7 @@ HELP = "time training per backend, strategy and reference; print a table, write 
 
 DEFAULTS = {
     "backends": "numpy,torch,cupy",
-    "strategies": "sequential,two-graph,condition,unrolled",
+    "strategies": "all",
     "models": "mlp,taskflow-mnist",
     "batch_sizes": "128",
     "steps": 200,
@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument(
         "--backends", help=f"tfnn backends, name or name:device ({DEFAULTS['backends']})"
     )
-    what.add_argument("--strategies", help=f"tfnn strategies ({DEFAULTS['strategies']})")
+    what.add_argument("--strategies", help="tfnn strategies, or all of tfnn.train.STRATEGIES (all)")
     what.add_argument(
         "--models", help=f"mlp (784-256-128-10), taskflow-mnist ({DEFAULTS['models']})"
     )
@@ -124,6 +124,8 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         return QUICK.get(key, DEFAULTS[key]) if args.quick else DEFAULTS[key]
 
     strategies = _split(pick("strategies"))
+    if strategies == ["all"]:
+        strategies = list(STRATEGIES)
     for s in strategies:
         if s not in STRATEGIES:
             raise BenchError(f"unknown strategy {s!r}; choose from {', '.join(STRATEGIES)}")
