@@ -114,3 +114,27 @@ def test_unknown_backend_is_one_line(capsys):
     assert main(["bench", "--backends", "numpy,jax"]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown backend 'jax'" in err
+
+
+def test_contender_names_carry_their_thread_and_stream_settings(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    cpu = tfnn_contenders("numpy", "cpu", ["sequential", "condition", "unrolled"], 2, [1, 4])
+    assert [(c.name, c.workers, c.blas_threads) for c in cpu] == [
+        ("tfnn-numpy-sequential", 1, 2),
+        ("tfnn-numpy-condition-w2b1", 2, 1),
+        ("tfnn-numpy-condition-w1b2", 1, 2),
+        ("tfnn-numpy-unrolled-w2b1", 2, 1),
+    ]
+    gpu = tfnn_contenders("cupy", "cuda:0", ["sequential", "condition"], 2, [1, 4])
+    assert [(c.name, c.streams) for c in gpu] == [
+        ("tfnn-cupy-cuda0-sequential", 1),
+        ("tfnn-cupy-cuda0-condition-w2b1-s1", 1),
+        ("tfnn-cupy-cuda0-condition-w2b1-s4", 4),
+        ("tfnn-cupy-cuda0-condition-w1b2-s1", 1),
+        ("tfnn-cupy-cuda0-condition-w1b2-s4", 4),
+    ]
+    assert gpu[1].settings()["threads"] == {
+        "executor_workers": 2,
+        "blas": 1,
+        "torch_intra_op": None,
+    }
