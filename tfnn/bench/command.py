@@ -343,7 +343,8 @@ def _overhead(models: list[str], quick: bool) -> dict[str, Any]:
 
         steps[m] = tasks_per_step(fit)
     return {
-        "unit": "microseconds per no-op task, tfnn Executor, interleaved, warm-up dropped",
+        "unit": "microseconds per no-op task, tfnn Executor, interleaved; repetition 0, "
+        "which also prepares each graph for its first run, is dropped",
         "per_task": per_task,
         "condition_tasks_per_step": steps,
     }
