@@ -224,3 +224,28 @@ def test_module_and_subflow_tasks_hand_device_events_on(make_executor):
 def test_pool_without_streams_is_refused():
     with pytest.raises(ValueError, match="stream pool"):
         Executor(workers=1, devices={"cuda:0": object()})
+
+
+@pytest.mark.parametrize("second", ["sync", "workers-2"])
+def test_taskflow_run_on_another_executor_uses_that_executors_streams(second):
+    # The stream assignment is cached on the graph; a second executor with its own pool
+    # must not send work to the first pool's streams (its result() would return early).
+    tf = Taskflow("reused")
+    done: list[str] = []
+    a = tf.emplace(lambda: done.append("a"), name="a", device=DEV)
+    b = tf.emplace(lambda: done.append("b"), name="b", device=DEV)
+    a.precede(b)
+    with SimulatedDevice(streams=2, seed=1) as first, SimulatedDevice(streams=2, seed=2) as other:
+        ex = Executor(workers=1, devices={DEV: first})
+        ex.run(tf).result()
+        ex.shutdown()
+        ex = (
+            SyncExecutor(devices={DEV: other})
+            if second == "sync"
+            else Executor(workers=2, devices={DEV: other})
+        )
+        ex.run(tf).result()
+        ex.shutdown()
+        assert sum(s.launches for s in first.streams) == 2
+        assert sum(s.launches for s in other.streams) == 2
+        assert done == ["a", "b", "a", "b"]

@@ -181,6 +181,7 @@ class Graph:
         "armed_version",
         "busy",
         "name",
+        "streams_devices",
         "streams_version",
         "tasks",
         "version",
@@ -194,6 +195,7 @@ class Graph:
         self.armed_version = -1
         self.acyclic_version = -1
         self.streams_version = -1
+        self.streams_devices: Any = None
         self.busy = False
         self.waiting: list[Any] = []
 

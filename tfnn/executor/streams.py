@@ -12,7 +12,8 @@ A device is registered with the executor as a *stream pool*: an object whose
 and events with ``synchronize()`` (host waits) and ``query()``. tfnn's backends
 (``stream_pool()``) and ``tfnn.executor.simulated.SimulatedDevice`` implement it.
 
-Assignment (``assign_streams``, pure, once per graph change): tasks are visited in
+Assignment (``assign_streams``, pure, once per graph change and per set of stream pools,
+so a Taskflow run on another executor gets that executor's streams): tasks are visited in
 topological order of strong edges; a device task continues the stream of its first
 same-device strong predecessor whose stream no other successor has continued yet (a
 chain keeps its stream, so it needs no event); otherwise it takes the device's next
@@ -42,7 +43,7 @@ from tfnn.executor.transitions import strong_order
 
 def assign_streams(graph: Graph, devices: Mapping[str, Any]) -> None:
     """Set ``task._stream`` for every task of ``graph`` (None for host tasks)."""
-    if graph.streams_version == graph.version:
+    if graph.streams_version == graph.version and graph.streams_devices is devices:
         return
     visited, _ = strong_order(graph)
     turn = dict.fromkeys(devices, 0)
@@ -67,6 +68,7 @@ def assign_streams(graph: Graph, devices: Mapping[str, Any]) -> None:
             t._stream = pool.streams[turn[t.device] % len(pool.streams)]
             turn[t.device] += 1
     graph.streams_version = graph.version
+    graph.streams_devices = devices
 
 
 def incoming_events(task: Task) -> list[tuple[Any, Any]]:
