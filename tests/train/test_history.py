@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
-from .helpers import ALL_STRATEGIES, MODELS, SAMPLES, STEPS_PER_EPOCH, fit, mnist, trainer
+from .helpers import (
+    ALL_STRATEGIES,
+    MODELS,
+    SAMPLES,
+    STEPS_PER_EPOCH,
+    fit,
+    mnist,
+    step_pieces,
+    trainer,
+)
 
 TARGET = 0.9  # sgd-mlp reaches 0.913 on its own training samples after 3 epochs
 
@@ -100,3 +110,17 @@ def test_history_round_trips_through_a_dict():
 
     _, history = fit("sgd-mlp", "condition", eval_every=2, eval_data=mnist())
     assert History.from_dict(history.to_dict()) == history
+
+
+def test_waiting_for_the_loss_counts_as_training_and_accuracy_as_evaluation():
+    # On a GPU, reading the loss sum waits for the queued steps: that is training time.
+    # The accuracy pass over the evaluation data is not.
+    model, optimizer = MODELS["sgd-mlp"]()
+    work, control = step_pieces(model, optimizer, eval_data=False)
+    control.evaluate_accuracy = lambda: time.sleep(0.2) or 0.5
+    read = work.take_loss_sum
+    work.take_loss_sum = lambda: time.sleep(0.3) or read()
+    control.step_done()
+    control.evaluate()
+    assert control.history.train_seconds >= 0.3
+    assert 0.2 <= control.history.eval_seconds < 0.3

@@ -126,9 +126,10 @@ class Control:
 
     def evaluate(self) -> bool:
         """Record an evaluation point; True when training should stop."""
+        # Reading the loss waits for the device's queued steps: training time, not evaluation.
+        mean_loss = self.work.take_loss_sum() / max(self.steps_since_eval, 1)
         begin = time.perf_counter()
         self.history.train_seconds += begin - self.started
-        mean_loss = self.work.take_loss_sum() / max(self.steps_since_eval, 1)
         self.steps_since_eval = 0
         if not math.isfinite(mean_loss):
             self.stopped = True
