@@ -25,7 +25,7 @@ def linear_forward(W: Any, b: Any | None, x: Any) -> tuple[Any, Any]:
     """
     y = x @ W.T
     if b is not None:
-        y = y + b
+        y += b  # in place: y is the fresh product, nobody else holds it
     return y, x
 
 
