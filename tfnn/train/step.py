@@ -2,7 +2,7 @@
 
 ``StepWork`` holds the model, loss, optimizer and batches of one ``fit`` and the
 buffers one step passes between its pieces. Every strategy (``sequential``,
-``two-graph``, ``condition``, ``unrolled``) calls exactly these methods with the same data
+``two-graph``, ``condition``, ``pipelined``, ``unrolled``) calls exactly these methods with the same data
 flow, which is why all of them give bitwise-identical weights on numpy.
 
 Pieces and what they read -> write (layer ``i`` of ``L``; ``acts[i]`` is layer ``i``'s
@@ -25,7 +25,7 @@ new value; the graph orders it after ``update(i)`` through the step's condition 
 Only ``prefetch`` touches ``next`` and only ``start`` moves it, and the graphs order
 ``prefetch`` of step k+1 after ``start`` of step k and before ``start`` of step k+1.
 
-Deferral (the ``condition`` graph): ``loss(defer=layers)`` marks layers whose weight
+Deferral (the ``pipelined`` graph): ``loss(defer=layers)`` marks layers whose weight
 gradient and update run in the *next* step, through ``deferred_weight(i)`` and
 ``deferred_update(i)``, before that step's ``forward(i)``. Their inputs stay valid until
 then: ``ctx[i]`` is next written by ``forward(i)`` and ``dys[i]`` later still, both
