@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tfnn.backends import BackendError, get_backend
-from tfnn.backends.streams import ImmediateStream, KeepAlive
+from tfnn.backends.streams import CudaStream, ImmediateStream, KeepAlive
 
 
 class PendingEvent:
@@ -76,6 +76,53 @@ def _gpu_backend(name):
         return get_backend(name, "cuda:0")
     except BackendError as e:
         pytest.skip(f"{name} on cuda:0 not usable here: {e}")
+
+
+class FakeStream(CudaStream):
+    """The shared CUDA-stream behaviour over a recording stand-in for the library stream."""
+
+    class Raw:
+        def __init__(self) -> None:
+            self.waited_on: list = []
+            self.synchronized = 0
+
+        def wait_event(self, event) -> None:
+            self.waited_on.append(event)
+
+        def synchronize(self) -> None:
+            self.synchronized += 1
+
+    class OwnEvent(PendingEvent):
+        raw = "library event"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw = self.Raw()
+
+    def native(self, event):
+        return event.raw if isinstance(event, self.OwnEvent) else None
+
+
+def test_cuda_stream_waits_on_its_own_events_on_the_device_and_on_others_on_the_host():
+    stream = FakeStream()
+    own, foreign = FakeStream.OwnEvent(), PendingEvent()
+    stream.wait(own)
+    assert stream.raw.waited_on == ["library event"] and not own.waited
+    stream.wait(foreign)
+    assert foreign.waited and stream.raw.waited_on == ["library event"]
+
+
+def test_cuda_stream_synchronize_releases_what_finished():
+    stream, event, buffer = FakeStream(), PendingEvent(), Buffer()
+    watch = weakref.ref(buffer)
+    stream.keep_alive(buffer, event)
+    del buffer
+    gc.collect()
+    assert watch() is not None
+    event.done = True
+    stream.synchronize()
+    gc.collect()
+    assert watch() is None and stream.raw.synchronized == 1
 
 
 @pytest.mark.gpu

@@ -31,7 +31,7 @@ import numpy as np
 
 from tfnn.backends.base import BackendError, BackendInfo, DeviceInfo, Event, MemoryInfo
 from tfnn.backends.devices import no_such_device, parse_device
-from tfnn.backends.streams import KeepAlive, check_pool_size
+from tfnn.backends.streams import CudaStream, check_pool_size
 
 T = TypeVar("T")
 
@@ -171,16 +171,16 @@ class CupyEvent:
         return bool(self.raw.done)
 
 
-class CupyStream:
+class CupyStream(CudaStream):
     """One cupy stream; see ``tfnn.backends.base`` for the contract."""
 
     def __init__(self, cupy: Any, index: int) -> None:
+        super().__init__()
         self._cupy = cupy
         self._index = index
         with _on(cupy, index):
             # Blocking: ordered with the default stream (see the module docstring).
             self.raw = cupy.cuda.Stream(non_blocking=False)
-        self._alive = KeepAlive()
 
     def launch(self, fn: Callable[[], T]) -> T:
         # Not `with self.raw:`: a cupy Stream remembers its entered device on the object
@@ -200,18 +200,8 @@ class CupyStream:
             event.record(self.raw)
         return CupyEvent(event)
 
-    def wait(self, event: Event) -> None:
-        if isinstance(event, CupyEvent):
-            self.raw.wait_event(event.raw)
-        else:
-            event.synchronize()
-
-    def keep_alive(self, obj: Any, event: Event) -> None:
-        self._alive.hold(obj, event)
-
-    def synchronize(self) -> None:
-        self.raw.synchronize()
-        self._alive.release_done()
+    def native(self, event: Event) -> Any | None:
+        return event.raw if isinstance(event, CupyEvent) else None
 
 
 class CupyStreamPool:

@@ -1,4 +1,5 @@
-"""Stream pieces shared by the backends: the immediate pool and the keep-alive ledger.
+"""Stream pieces shared by the backends: the immediate pool, the keep-alive ledger and
+the CUDA stream behaviour cupy and torch share.
 
 Eager backends (numpy, array_api_strict, torch on the CPU) compute inside ``launch``,
 so their events are complete when recorded and waiting on one of their own events costs
@@ -93,6 +94,38 @@ class ImmediateStream:
         self._alive.hold(obj, event)
 
     def synchronize(self) -> None:
+        self._alive.release_done()
+
+
+class CudaStream:
+    """What a CUDA stream of cupy and of torch share: device-side waits, keep-alive, sync.
+
+    Subclasses set ``raw`` (the library's stream, with ``wait_event`` and
+    ``synchronize``), implement ``launch`` and ``record``, and ``native(event)``: the
+    library's own event behind one of their events, or None for a foreign event (another
+    backend's, or a CPU one), which the host waits for instead.
+    """
+
+    raw: Any
+
+    def __init__(self) -> None:
+        self._alive = KeepAlive()
+
+    def native(self, event: Event) -> Any | None:
+        raise NotImplementedError
+
+    def wait(self, event: Event) -> None:
+        raw_event = self.native(event)
+        if raw_event is None:
+            event.synchronize()
+        else:
+            self.raw.wait_event(raw_event)
+
+    def keep_alive(self, obj: Any, event: Event) -> None:
+        self._alive.hold(obj, event)
+
+    def synchronize(self) -> None:
+        self.raw.synchronize()
         self._alive.release_done()
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from tfnn.backends.base import BackendError, BackendInfo, DeviceInfo, Event, MemoryInfo
 from tfnn.backends.devices import no_such_device, parse_device
-from tfnn.backends.streams import ImmediateStreamPool, KeepAlive, check_pool_size
+from tfnn.backends.streams import CudaStream, ImmediateStreamPool, check_pool_size
 
 T = TypeVar("T")
 
@@ -158,14 +158,14 @@ class TorchGenerator:
         return self._torch.float32 if dtype is None else _torch_dtype(self._torch, dtype)
 
 
-class TorchStream:
+class TorchStream(CudaStream):
     """One ``torch.cuda.Stream``; see ``tfnn.backends.base`` for the contract."""
 
     def __init__(self, torch: Any, device: Any) -> None:
+        super().__init__()
         self._torch = torch
         self._device = device
         self.raw = torch.cuda.Stream(device=device)
-        self._alive = KeepAlive()
 
     def launch(self, fn: Callable[[], T]) -> T:
         self.raw.wait_stream(self._torch.cuda.current_stream(self._device))
@@ -175,18 +175,8 @@ class TorchStream:
     def record(self) -> Any:
         return self.raw.record_event()
 
-    def wait(self, event: Event) -> None:
-        if isinstance(event, self._torch.cuda.Event):
-            self.raw.wait_event(event)
-        else:
-            event.synchronize()
-
-    def keep_alive(self, obj: Any, event: Event) -> None:
-        self._alive.hold(obj, event)
-
-    def synchronize(self) -> None:
-        self.raw.synchronize()
-        self._alive.release_done()
+    def native(self, event: Event) -> Any | None:
+        return event if isinstance(event, self._torch.cuda.Event) else None
 
 
 class TorchStreamPool:
