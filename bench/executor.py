@@ -17,7 +17,8 @@ Contenders, all with 2 workers:
               dask takes ~0.1 ms per task: it is reported per iteration like the others
 
 Every repetition runs every contender once, in turn (interleaved), so a noisy machine
-slows them alike; the figure that counts is the median ratio within one run.
+slows them alike; the figure that counts is the median ratio within one run. Each timed
+run starts after ``gc.collect()``; the garbage collector stays on during it.
 
     python bench/executor.py [--repeats 5] [--out bench/results/executor.json]
 """
@@ -25,6 +26,7 @@ slows them alike; the figure that counts is the median ratio within one run.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import random
@@ -227,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     for rep in range(args.repeats + 1):  # repetition 0 warms up and is dropped
         for workload, (_, contenders) in workloads.items():
             for contender, fn in contenders.items():
+                # Start each run from a clean heap: otherwise a full collection that the
+                # previous contender's garbage (dask's 20,000-key loop graph) set up lands
+                # in whoever runs next (seen: tfnn's fan at 1 us per task or at 7).
+                gc.collect()
                 start = time.perf_counter()
                 fn()
                 elapsed = time.perf_counter() - start

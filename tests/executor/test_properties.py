@@ -165,3 +165,63 @@ def test_stress_thousand_randomized_faulty_runs():
                     future.result(timeout=20)
             else:
                 future.result(timeout=20)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("workers", [2, 3, 8])
+def test_stress_concurrent_runs_with_subflows_and_loops(workers):
+    # Several Taskflows in flight at once on one executor, each a random DAG whose middle
+    # task spawns a subflow fan-out and whose end loops a few times through a condition:
+    # every task runs exactly as often as it should and nothing hangs (the executor's
+    # hot path is lock-free; this is its race test).
+    import random
+
+    rng = random.Random(workers)
+    lock = threading.Lock()
+    with Executor(workers=workers) as ex:
+        for _ in range(1000):
+            flows, expected, counts = [], [], []
+            for _flow in range(rng.randint(1, 6)):
+                n = rng.randint(1, 40)
+                edges = [(i, j) for j in range(n) for i in range(j) if rng.random() < 0.1]
+                loops, width = rng.randint(1, 4), rng.randint(0, 30)
+                count = {"tasks": 0, "children": 0, "turns": 0}
+
+                def body(i, count=count):
+                    def run():
+                        with lock:
+                            count["tasks"] += 1
+
+                    return run
+
+                def spawn(sf, count=count, width=width):
+                    def child():
+                        with lock:
+                            count["children"] += 1
+
+                    for _ in range(width):
+                        sf.emplace(child)
+
+                def again(count=count, loops=loops):
+                    count["turns"] += 1
+                    return 0 if count["turns"] < loops else 1
+
+                tf = _build_dag(n, edges, body)
+                head = tf.subflow(spawn, name="spawn")
+                cond = tf.condition(again, name="again")
+                for t in tf._graph.tasks:
+                    if t is not head and t is not cond and not t._preds:
+                        head.precede(t)
+                for t in list(tf._graph.tasks):
+                    if t is not cond and not t._succ:
+                        t.precede(cond)
+                cond.precede(head, tf.placeholder(name="out"))
+                tf.placeholder(name="init").precede(head)  # head has a weak predecessor
+                flows.append(tf)
+                counts.append(count)
+                expected.append({"tasks": n * loops, "children": width * loops, "turns": loops})
+            futures = [ex.run(tf) for tf in flows]
+            for f in futures:
+                f.result(timeout=20)
+            assert counts == expected

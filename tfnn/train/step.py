@@ -2,8 +2,8 @@
 
 ``StepWork`` holds the model, loss, optimizer and batches of one ``fit`` and the
 buffers one step passes between its pieces. Every strategy (``sequential``,
-``two-graph``, ``condition``, ``pipelined``, ``unrolled``) calls exactly these methods with the same data
-flow, which is why all of them give bitwise-identical weights on numpy.
+``two-graph``, ``condition``, ``pipelined``, ``unrolled``) calls exactly these methods
+with the same data flow, which is why all of them give bitwise-identical weights on numpy.
 
 Pieces and what they read -> write (layer ``i`` of ``L``; ``acts[i]`` is layer ``i``'s
 input, ``dys[i]`` the gradient at its output):
