@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check: run from the repository root on a machine with an NVIDIA GPU, in under
 # 5 minutes. cupy, numpy, torch and pytest are expected installed; array-api-compat may come
-# as a wheel in a folder (WHEELS, default ./wheels) and is installed from there, offline.
+# as a wheel in a folder (WHEELS, default ./.whl, as the device machine's notes carry wheels)
+# and is installed from there, offline.
 #
 #   bash bench/gpu_check.sh                 # results under bench/results/gpu (OUT=... to move)
 #
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH=".${PYTHONPATH:+:${PYTHONPATH}}"
 PYTHON="${PYTHON:-python}"
-WHEELS="${WHEELS:-wheels}"
+WHEELS="${WHEELS:-.whl}"
 OUT="${OUT:-bench/results/gpu}"
 mkdir -p "${OUT}"
 
