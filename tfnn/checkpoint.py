@@ -13,10 +13,8 @@ error at any point leaves the previous checkpoint intact and no temporary file b
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from tfnn.fsync import fsync_dir
+from tfnn.fsync import written_atomically
 
 FORMAT = "tfnn-checkpoint"
 VERSION = 1
@@ -54,20 +52,8 @@ def save_checkpoint(
     path = Path(path)
     data = _serialise(path, tensors, metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        # os.open with 0o666 lets the umask decide the mode, as for any new file.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    fsync_dir(path.parent)
+    with written_atomically(path) as (f, _):
+        f.write(data)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

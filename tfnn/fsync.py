@@ -1,10 +1,43 @@
-"""``fsync_dir``: make a rename into a directory durable (checkpoints, downloads)."""
+"""Durable file writes: ``written_atomically`` (checkpoints, downloads) and ``fsync_dir``."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
+
+
+@contextlib.contextmanager
+def written_atomically(target: Path, suffix: str = ".tmp") -> Iterator[tuple[BinaryIO, Path]]:
+    """Write ``target`` through a temporary file beside it; yield ``(file, temp_path)``.
+
+    When the block ends without error the file is flushed, fsynced and renamed over
+    ``target``, and the rename made durable; if the block (or any of that) raises, the
+    temporary file is removed and ``target`` is left as it was. The block may read
+    ``temp_path`` back (after ``file.flush()``) to check what it wrote, and raise to refuse it.
+
+    Example::
+
+        with written_atomically(Path("run/ckpt.safetensors")) as (f, _):
+            f.write(data)
+    """
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{suffix}")
+    try:
+        # os.open with 0o666 lets the umask decide the mode, as for any new file.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            yield f, temp
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    fsync_dir(target.parent)
 
 
 def fsync_dir(directory: Path) -> None:

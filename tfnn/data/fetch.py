@@ -12,12 +12,10 @@ State: none besides the files in the cache directory.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -28,7 +26,7 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from tfnn.data.errors import DataError
-from tfnn.fsync import fsync_dir
+from tfnn.fsync import written_atomically
 
 DEFAULT_MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -110,21 +108,12 @@ def download(
 def _fetch_verified(
     url: str, md5: str, target: Path, progress: bool | None, timeout: float
 ) -> None:
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _stream(url, out, progress, timeout)
-            out.flush()
-            os.fsync(out.fileno())
-        actual = gunzip_md5(Path(temp))
+    with written_atomically(target, suffix=".part") as (out, temp):
+        _stream(url, out, progress, timeout)
+        out.flush()
+        actual = gunzip_md5(temp)
         if actual != md5:
             raise DataError(f"checksum mismatch: md5 of the content is {actual}, not {md5}")
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    fsync_dir(target.parent)
 
 
 def _describe(error: Exception) -> str:
