@@ -50,7 +50,15 @@ class SGD(Optimizer):
             grad = grad + self.weight_decay * value
         if self.momentum != 0.0:
             buf = state.get("momentum_buffer")
-            buf = grad if buf is None else self.momentum * buf + grad
+            if buf is None:
+                buf = grad
+            else:
+                buf = self.momentum * buf
+                buf += grad  # in place into the fresh product: same values, one pass less
             state["momentum_buffer"] = buf
             grad = grad + self.momentum * buf if self.nesterov else buf
-        return value - self.lr * grad
+        # value - lr * grad, written as (-lr) * grad + value into the fresh product: the
+        # same float32 result bit for bit, without a third array (value stays untouched).
+        new = grad * -self.lr
+        new += value
+        return new
