@@ -24,6 +24,7 @@ from .helpers import (
     BLAS_THREADS,
     EXECUTOR_STRATEGIES,
     SEED,
+    fit,
     mnist,
     step_pieces,
     trainer,
@@ -221,3 +222,23 @@ def test_a_failing_task_on_an_asynchronous_device_is_named(strategy):
 def run_strategy_on(strategy, work, control, executor):
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         STRATEGIES[strategy](work, control, executor, "sim:0")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("strategy", EXECUTOR_STRATEGIES)
+def test_ctrl_c_inside_the_graph_stops_training_as_an_interrupt(strategy, workers):
+    # With one worker the graph runs on the calling thread, where Ctrl-C lands inside a
+    # task; the Trainer must still raise KeyboardInterrupt, not a TaskError.
+    def interrupt(step):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit("sgd-mlp", strategy, workers, on_step=interrupt)
+    assert not [t for t in threading.enumerate() if t.name.startswith("tfnn-worker")]
+
+
+@pytest.mark.parametrize("strategy", EXECUTOR_STRATEGIES)
+def test_one_worker_runs_the_graph_on_the_calling_thread(strategy):
+    threads = set()
+    fit("sgd-mlp", strategy, 1, on_step=lambda step: threads.add(threading.get_ident()))
+    assert threads == {threading.get_ident()}
