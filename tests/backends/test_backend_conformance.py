@@ -107,6 +107,19 @@ class TestBackendConformance:
         with pytest.raises(BackendError, match="stream pool"):
             backend.stream_pool(size)
 
+    def test_limit_threads_returns_the_previous_cap_for_restoring(self, backend):
+        previous = backend.limit_threads(2)
+        try:
+            if backend.name == "torch":
+                import torch
+
+                assert backend.limit_threads(1) == 2
+                assert torch.get_num_threads() == 1
+            else:  # nothing per thread to cap: the answer is the request
+                assert backend.limit_threads(1) == 1
+        finally:
+            backend.limit_threads(previous)
+
     def test_memory_info(self, backend):
         info = backend.memory_info()
         if parse_device(backend.device).kind == "cpu":

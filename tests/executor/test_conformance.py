@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tfnn.executor import SyncExecutor, Taskflow
+from tfnn.executor import Executor, SyncExecutor, Taskflow
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -243,3 +243,22 @@ class TestConformance:
         t = tf.emplace(lambda: None, name="gpu-task", device="cuda:0", data={"layer": 2})
         assert (t.name, t.device, t.data) == ("gpu-task", "cuda:0", {"layer": 2})
         assert tf.emplace(lambda: None).device == "cpu"
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_initializer_runs_once_on_each_worker_before_any_task(workers):
+    local = threading.local()
+    started: list[int] = []
+
+    def initializer():
+        local.ready = True
+        started.append(threading.get_ident())
+
+    seen: list[bool] = []
+    tf = Taskflow()
+    for _ in range(50):
+        tf.emplace(lambda: seen.append(getattr(local, "ready", False)))
+    with Executor(workers=workers, initializer=initializer) as ex:
+        assert len(started) == len(set(started)) == workers
+        ex.run(tf).result()
+    assert len(seen) == 50 and all(seen)

@@ -190,6 +190,16 @@ class TestBadUse:
             with pytest.raises(TaskError, match="already running"):
                 future.result(timeout=5)
 
+    def test_initializer_fails_loudly_at_construction(self):
+        def broken():
+            raise ValueError("no such setting")
+
+        before = threading.active_count()
+        with pytest.raises(RuntimeError, match="initializer") as info:
+            Executor(workers=2, initializer=broken)
+        assert isinstance(info.value.__cause__, ValueError)
+        assert threading.active_count() == before
+
     def test_shut_down_executor_refuses_runs(self):
         ex = Executor(workers=1)
         ex.shutdown()

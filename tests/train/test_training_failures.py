@@ -13,10 +13,11 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from tfnn import nn, optim
+from tfnn.backends import get_backend
 from tfnn.checkpoint import load_checkpoint
 from tfnn.executor import Executor, TaskError
 from tfnn.executor.simulated import SimulatedDevice
-from tfnn.train import STRATEGIES, TrainingDiverged
+from tfnn.train import STRATEGIES, Trainer, TrainingDiverged
 
 from .helpers import (
     ALL_STRATEGIES,
@@ -242,3 +243,25 @@ def test_one_worker_runs_the_graph_on_the_calling_thread(strategy):
     threads = set()
     fit("sgd-mlp", strategy, 1, on_step=lambda step: threads.add(threading.get_ident()))
     assert threads == {threading.get_ident()}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_torch_threads_are_capped_on_every_task_thread_and_restored(workers):
+    torch = pytest.importorskip("torch")
+    backend = get_backend("torch")
+    model = nn.Sequential(nn.Linear(784, 16), nn.ReLU(), nn.Linear(16, 10), backend=backend)
+    optimizer = optim.SGD(model.parameters(), lr=0.05)
+    before = torch.get_num_threads()
+    seen = set()
+    x, y = mnist()
+    trainer_ = Trainer(
+        model,
+        nn.SoftmaxCrossEntropy(),
+        optimizer,
+        workers=workers,
+        backend=backend,
+        blas_threads=1,
+    )
+    trainer_.fit(x, y, 1, BATCH, on_step=lambda step: seen.add(torch.get_num_threads()))
+    assert seen == {1}
+    assert torch.get_num_threads() == before

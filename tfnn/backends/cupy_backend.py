@@ -120,6 +120,10 @@ class CupyBackend:
         """Wait until all work queued on this GPU, on every stream, is done."""
         self._cupy.cuda.Device(self._index).synchronize()
 
+    def limit_threads(self, threads: int) -> int:
+        """Nothing to cap per thread (see ``Backend.limit_threads``)."""
+        return threads
+
     def __repr__(self) -> str:
         return f"CupyBackend(device={self.device!r})"
 

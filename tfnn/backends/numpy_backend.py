@@ -88,6 +88,10 @@ class NumpyBackend:
     def synchronize(self) -> None:
         """Nothing to wait for: numpy computes eagerly."""
 
+    def limit_threads(self, threads: int) -> int:
+        """Nothing to cap per thread (see ``Backend.limit_threads``)."""
+        return threads
+
     def __repr__(self) -> str:
         return f"NumpyBackend(device={self.device!r})"
 

@@ -63,6 +63,10 @@ class StrictBackend:
     def synchronize(self) -> None:
         """Nothing to wait for: array_api_strict computes eagerly."""
 
+    def limit_threads(self, threads: int) -> int:
+        """Nothing to cap per thread (see ``Backend.limit_threads``)."""
+        return threads
+
     def __repr__(self) -> str:
         return f"StrictBackend(device={self.device!r})"
 

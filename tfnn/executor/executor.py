@@ -94,10 +94,16 @@ class Executor:
             ex.run_until(tf, lambda: done).result()
 
     ``devices={"cuda:0": backend.stream_pool(4)}`` registers a device's streams.
+    ``initializer`` runs once at the start of each worker thread, as in
+    ``concurrent.futures`` (say, a library's per-thread thread count); if it raises, the
+    constructor shuts the executor down and raises.
     """
 
     def __init__(
-        self, workers: int | None = None, devices: Mapping[str, Any] | None = None
+        self,
+        workers: int | None = None,
+        devices: Mapping[str, Any] | None = None,
+        initializer: Callable[[], object] | None = None,
     ) -> None:
         if workers is None:
             workers = os.cpu_count() or 1
@@ -125,8 +131,19 @@ class Executor:
             )
             for i in range(self._thread_count())
         ]
+        self._initializer = initializer
+        self._initialized = threading.Barrier(len(self._threads) + 1)
+        self._init_errors: list[BaseException] = []
         for t in self._threads:
             t.start()
+        if initializer is not None:
+            self._initialized.wait()
+            if self._init_errors:
+                self.shutdown()
+                raise RuntimeError(
+                    f"the executor's worker initializer {initializer!r} failed: "
+                    f"{self._init_errors[0]!r}"
+                ) from self._init_errors[0]
 
     def _thread_count(self) -> int:
         return self.num_workers
@@ -341,6 +358,12 @@ class Executor:
     # -- the worker loop ----------------------------------------------------------------
 
     def _worker_loop(self, worker: int) -> None:
+        if self._initializer is not None:
+            try:
+                self._initializer()
+            except BaseException as e:
+                self._init_errors.append(e)
+            self._initialized.wait()
         queue = self._queue
         while True:
             try:

@@ -10,6 +10,9 @@ and torch's OpenMP teams driven from a second thread run tiny ops several times 
 (measured on 2 cores: 2.2 ms against 0.35 ms for the same 15 small matmuls).
 BLAS threads are capped for the run (threadpoolctl) so that workers x BLAS threads do not
 oversubscribe the cores: an oversubscribed OpenBLAS busy-waits and runs many times slower.
+torch's intra-op threads are set per thread, so every thread that runs tasks (the workers,
+through the executor's ``initializer``, and the calling thread) gets the same cap
+(``Backend.limit_threads``), restored on the calling thread when ``fit`` returns.
 
 Checkpoints are written at every evaluation (atomically, see ``tfnn.checkpoint``) and
 hold the parameters, the optimizer state, the position (epoch, step), the dropout
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -165,11 +169,18 @@ class Trainer:
         devices = {}
         if self.device != "cpu":
             devices[self.device] = be.stream_pool(self.streams)
+        # Each thread that runs tasks gets the backend's per-thread cap too (torch).
+        threads = self.blas_threads
         executor = (
             SyncExecutor(devices=devices)
             if self.workers == 1
-            else Executor(workers=self.workers, devices=devices)
+            else Executor(
+                workers=self.workers,
+                devices=devices,
+                initializer=partial(be.limit_threads, threads),
+            )
         )
+        previous_threads = be.limit_threads(threads)
         observer = TraceObserver() if trace is not None else None
         if observer is not None:
             executor.observe(observer)
@@ -192,6 +203,7 @@ class Trainer:
             raise
         finally:
             executor.shutdown()
+            be.limit_threads(previous_threads)
             if observer is not None and trace is not None:
                 observer.dump(trace)
         return history
