@@ -170,17 +170,16 @@ class Trainer:
         if self.device != "cpu":
             devices[self.device] = be.stream_pool(self.streams)
         # Each thread that runs tasks gets the backend's per-thread cap too (torch).
-        threads = self.blas_threads
         executor = (
             SyncExecutor(devices=devices)
             if self.workers == 1
             else Executor(
                 workers=self.workers,
                 devices=devices,
-                initializer=partial(be.limit_threads, threads),
+                initializer=partial(be.limit_threads, self.blas_threads),
             )
         )
-        previous_threads = be.limit_threads(threads)
+        previous_threads = be.limit_threads(self.blas_threads)
         observer = TraceObserver() if trace is not None else None
         if observer is not None:
             executor.observe(observer)
