@@ -391,9 +391,9 @@ def main(argv: list[str] | None = None) -> int:
                 if "allreduce_ms_per_step" in row
                 else ""
             )
-            print(
-                f"  {name:22s} {row['samples_per_second']:10.0f}/s  x{row['vs_numpy_loop']:.2f} loop  x{row['vs_ddp_gloo']:.2f} ddp{extra}"
-            )
+            keys = ("samples_per_second", "vs_numpy_loop", "vs_ddp_gloo")
+            speed, loop, ddp = (row[k] for k in keys)
+            print(f"  {name:22s} {speed:10.0f}/s  x{loop:.2f} loop  x{ddp:.2f} ddp{extra}")
     for name, value in report["targets"].items():
         print(f"target {name}: {value:.2f}")
     return 0

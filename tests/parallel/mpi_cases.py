@@ -101,7 +101,9 @@ def weight_runs(distributed: Any) -> dict[str, dict[str, np.ndarray]]:
 def case_weights(out: Path) -> dict[str, Any]:
     runs = weight_runs("auto")
     if placement().rank == 0:
-        np.savez(out / "weights.npz", **{f"{r}/{k}": v for r, w in runs.items() for k, v in w.items()})
+        np.savez(
+            out / "weights.npz", **{f"{r}/{k}": v for r, w in runs.items() for k, v in w.items()}
+        )
     return {}
 
 
@@ -116,10 +118,17 @@ def case_stops(out: Path) -> dict[str, Any]:
 
 
 def case_checkpoint(out: Path, epochs: int = 2) -> dict[str, Any]:
-    _, history = train(
+    trainer, history = train(
         "auto", epochs=epochs, checkpoint=out / "run.safetensors", resume=True, trace=out / "t.json"
     )
+    if placement().rank == 0:
+        np.savez(out / f"weights-{epochs}.npz", **weights(trainer))
     return {"steps": history.steps, "loss": history.loss}
+
+
+def case_long(out: Path) -> dict[str, Any]:
+    train("auto", epochs=10_000, eval_every=4, checkpoint=out / "run.safetensors")
+    return {}
 
 
 def case_fail(out: Path) -> dict[str, Any]:
@@ -128,8 +137,13 @@ def case_fail(out: Path) -> dict[str, Any]:
 
 
 def case_kill(out: Path) -> dict[str, Any]:
-    train("auto", loss=FaultyLoss(rank=1, call=40, action="kill"), epochs=3,
-          eval_every=8, checkpoint=out / "run.safetensors")
+    train(
+        "auto",
+        loss=FaultyLoss(rank=1, call=40, action="kill"),
+        epochs=3,
+        eval_every=8,
+        checkpoint=out / "run.safetensors",
+    )
     return {}
 
 
@@ -139,12 +153,13 @@ CASES = {
     "checkpoint": case_checkpoint,
     "fail": case_fail,
     "kill": case_kill,
+    "long": case_long,
 }
 
 
 def main(argv: list[str]) -> int:
     case, out = argv[0], Path(argv[1])
-    facts = CASES[case](out)
+    facts = CASES[case](out, *map(int, argv[2:]))
     where = placement()
     facts.update(rank=where.rank, size=where.size)
     (out / f"rank{where.rank}.json").write_text(json.dumps(facts))

@@ -4,6 +4,7 @@ allreduce tasks in a graph (two in-process ranks, host staging on the simulated 
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 from functools import partial
 from types import SimpleNamespace
@@ -259,3 +260,9 @@ def test_allreduce_tasks_on_two_in_process_ranks_with_host_staging(workers):
         assert got == {i: [3.0 * (i + 1) + 2 * s] * (2 if i != 3 else 1) for i in (3, 2, 0)}
     assert results[1][0] == seen
     assert launches == [2 * 3, 2 * 3]
+
+
+def test_mpi_mode_without_mpi4py_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(DistributedError, match=r"pip install 'tfnn\[mpi\]'"):
+        resolve("mpi")

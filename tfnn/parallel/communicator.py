@@ -29,10 +29,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, NoReturn, Protocol, runtime_checkable
 
+from tfnn.errors import UserError
 from tfnn.parallel.launcher import placement
 
 
-class DistributedError(RuntimeError):
+class DistributedError(UserError, RuntimeError):
     """Distributed training cannot run as asked; the message says what to do."""
 
 

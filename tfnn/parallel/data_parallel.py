@@ -85,6 +85,12 @@ class DataParallel:
         )
         return self.last_reducer
 
+    def attach(self, work: Any, backend: Any) -> None:
+        """Make ``work`` (a ``StepWork`` over sharded batches) reduce over the ranks."""
+        work.reducer = self.reducer(work.params, work.indices, backend)
+        work.reduce_device = self.ar_device
+        work.reduce_values = self.reduce_values
+
     def devices(self) -> dict[str, CommDevice]:
         """The communicator's device, opened for one run (``close`` ends it)."""
         if not self.overlap:

@@ -40,8 +40,10 @@ def abort_job(
 ) -> NoReturn:
     """Report ``error`` (a bug keeps its traceback) and abort every rank of the job."""
     out = stream or sys.stderr
+    # The line first: the launcher may drop what is still in flight when the job ends.
+    print(describe_failure(error, communicator.rank, communicator.size), file=out, flush=True)
     if not isinstance(error, KeyboardInterrupt):
         traceback.print_exception(error, file=out)
-    print(describe_failure(error, communicator.rank, communicator.size), file=out, flush=True)
+        out.flush()
     communicator.abort(code)
     raise SystemExit(code)  # an abort that returned (a test double): still end here

@@ -99,6 +99,25 @@ def device_for_rank(local_rank: int, device_count: int) -> str:
     return f"cuda:{local_rank % device_count}"
 
 
+def rank_device(backend: str | None, local_rank: int) -> str | None:
+    """The device of a rank for a GPU ``backend`` (cupy, torch): ``device_for_rank`` over
+    the GPUs there are; None (the backend's default) on the host or without a GPU."""
+    name = backend or os.environ.get("TFNN_BACKEND") or "numpy"
+    count = 0
+    try:
+        if name == "cupy":
+            import cupy
+
+            count = cupy.cuda.runtime.getDeviceCount()
+        elif name == "torch":
+            import torch
+
+            count = torch.cuda.device_count()
+    except Exception:  # no driver, no library: the backend's own error says it better
+        return None
+    return device_for_rank(local_rank, count) if count else None
+
+
 def rank_path(path: str | os.PathLike[str], rank: int) -> str:
     """The file a rank writes for ``path``: ``path`` itself on rank 0, else
     ``stem.rank<r>.suffix`` beside it (per-rank traces).
