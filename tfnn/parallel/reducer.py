@@ -17,8 +17,9 @@ the host (``backend.to_numpy``), reduced there and copied back (``backend.asarra
 the copies run on the communicator's stream thread (with the parameters' GPU current),
 after the event of the weight gradient it waits on. The host buffer is ordinary
 (pageable) memory: a pinned one would make the copies asynchronous, but the stream's
-thread waits for them anyway before the allreduce. A fresh buffer per reduction: the optimizer may keep the
-gradient it is given (a momentum buffer starts as the first gradient).
+thread waits for them anyway before the allreduce. A fresh buffer per reduction: the
+optimizer may keep the gradient it is given (a momentum buffer starts as the first
+gradient).
 
 State: the buckets (tuples of layer indices), per layer the parameter indices, and
 ``seconds``/``calls`` spent in the allreduce (for the benchmark's time per step).
