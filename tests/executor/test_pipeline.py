@@ -151,6 +151,31 @@ class TestPipeline:
         with pytest.raises(TaskError, match="boom"):
             executor.run(pl).result()
 
+    def test_a_run_that_failed_mid_token_asks_for_reset(self, executor):
+        fail = [True]
+        seen: list[int] = []
+
+        def first(pf):
+            if pf.token() == 6:
+                pf.stop()
+
+        def second(pf):
+            if pf.token() == 3 and fail[0]:
+                raise ValueError("boom")
+            seen.append(pf.token())
+
+        pl = Pipeline(2, Pipe(S, first), Pipe(S, second))
+        with pytest.raises(TaskError, match="boom"):
+            executor.run(pl).result()
+        with pytest.raises(TaskError, match="reset") as info:
+            executor.run(pl).result()
+        assert isinstance(info.value.__cause__, GraphError)
+        fail[0] = False
+        seen.clear()
+        pl.reset()
+        executor.run(pl).result()
+        assert seen == list(range(6))
+
 
 @pytest.mark.parametrize("workers", [2, 4])
 def test_parallel_pipe_runs_tokens_of_different_lines_at_once(workers):
