@@ -22,6 +22,7 @@ from tfnn.nn.grad import value_and_grad
 from tfnn.nn.layer import Layer
 from tfnn.nn.layers import GELU, Dropout, Linear, ReLU, Sigmoid, Tanh
 from tfnn.nn.losses import MSE, SoftmaxCrossEntropy
+from tfnn.nn.mlp import mlp
 from tfnn.nn.parameter import Parameter
 from tfnn.nn.sequential import Sequential
 
@@ -39,5 +40,6 @@ __all__ = [
     "Tanh",
     "accuracy",
     "functional",
+    "mlp",
     "value_and_grad",
 ]
