@@ -58,6 +58,7 @@ def test_a_diverging_training_is_one_line(tmp_path, capsys):
     assert not (tmp_path / "results.json").exists()
 
 
+@pytest.mark.smoke
 def test_out_that_is_a_file_is_refused_naming_it(tmp_path, capsys, no_work):
     taken = tmp_path / "notes.txt"
     taken.write_text("keep me")
@@ -96,6 +97,7 @@ def test_out_written_by_tfnn_bench_before_is_accepted(tmp_path):
     assert command.check_out(str(tmp_path)) == tmp_path
 
 
+@pytest.mark.smoke
 def test_errors_reach_the_cli_as_command_errors():
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)

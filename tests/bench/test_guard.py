@@ -18,6 +18,7 @@ def workload():
     return make_workload("taskflow-mnist", load_data(), batch_size=32, steps=6)
 
 
+@pytest.mark.smoke
 def test_plan_epochs_runs_exactly_the_steps_in_full_batches():
     for samples, batch, steps in [
         (6000, 128, 200),
@@ -61,6 +62,7 @@ def test_guard_names_the_contender_that_disagrees(workload, monkeypatch):
 
 
 def test_disagreement_fails_tfnn_bench_with_one_line(monkeypatch, tmp_path, capsys):
+    pytest.importorskip("torch", reason="the disagreeing contender here is PyTorch's MLP")
     monkeypatch.setattr(references.TorchMLP, "step", lambda self, x, y: 0.0)
     status = main(
         [
@@ -86,6 +88,7 @@ def test_disagreement_fails_tfnn_bench_with_one_line(monkeypatch, tmp_path, caps
     assert not (tmp_path / "results.json").exists()
 
 
+@pytest.mark.smoke
 def test_summarize_ratios_against_the_baseline():
     runs = {"a": [Run(1.0, 100), Run(2.0, 100), Run(0.5, 100)], "b": [Run(1.0, 200)] * 3}
     stats = summarize(runs, "a")

@@ -67,6 +67,7 @@ def test_quick_figure_is_not_far_below_the_full_one(fake_clock):
         assert short >= 0.8 * long, f"{c.name}: {short:.0f} quick against {long:.0f} full"
 
 
+@pytest.mark.smoke
 def test_too_short_runs_show_no_ratio():
     short, long = MIN_SECONDS / 4, MIN_SECONDS * 4
     runs = {

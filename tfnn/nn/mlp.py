@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tfnn.backends import Backend
-from tfnn.nn.layer import Layer
-from tfnn.nn.layers import GELU, Linear, ReLU, Sigmoid, Tanh
+from tfnn.nn.activation import GELU, ReLU, Sigmoid, Tanh
+from tfnn.nn.base import Layer
+from tfnn.nn.linear import Linear
 from tfnn.nn.sequential import Sequential
 
 ACTIVATIONS: dict[str, type[Layer]] = {
