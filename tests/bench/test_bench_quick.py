@@ -12,6 +12,10 @@ from tfnn.bench.model import MIN_SECONDS
 from tfnn.bench.report import SCHEMA
 from tfnn.cli import main
 
+# The quick run times 14 contenders on 2 workloads: about a minute on 2 quiet cores, more
+# when the machine is shared.
+pytestmark = pytest.mark.timeout(300)
+
 REQUIRED_KEYS = (
     *("schema", "command", "machine", "versions", "blas", "threads", "environment"),
     *("settings", "timed", "workloads", "skipped", "overhead", "plots"),
