@@ -37,7 +37,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tfnn.executor.graph import WEAK_SOURCES, Graph, Task
+from tfnn.executor.graph import Graph
+from tfnn.executor.task import KINDS_WITH_WEAK_OUT_EDGES, Task
 from tfnn.executor.transitions import strong_order
 
 
@@ -56,7 +57,7 @@ def assign_streams(graph: Graph, devices: Mapping[str, Any]) -> None:
         t._stream = None
         for p in t._preds:
             if (
-                p.kind not in WEAK_SOURCES
+                p.kind not in KINDS_WITH_WEAK_OUT_EDGES
                 and p.device == t.device
                 and p._stream is not None
                 and id(p) not in continued
