@@ -11,11 +11,19 @@ Example::
         ex.async_(print, "D").result()    # a task without a graph
 """
 
+from tfnn.executor.algorithms import Result
 from tfnn.executor.asyncs import AsyncTask
 from tfnn.executor.executor import MAX_WORKERS, Executor
 from tfnn.executor.future import AsyncFuture, CancelledError, RunFuture, TaskError
 from tfnn.executor.graph import FlowBuilder, Taskflow
 from tfnn.executor.observer import Observer, TraceObserver
+from tfnn.executor.partitioner import (
+    DynamicPartitioner,
+    GuidedPartitioner,
+    Partitioner,
+    StaticPartitioner,
+)
+from tfnn.executor.pipeline import Pipe, Pipeflow, Pipeline, PipeType
 from tfnn.executor.semaphore import Semaphore
 from tfnn.executor.subflow import Subflow
 from tfnn.executor.sync import SyncExecutor
@@ -26,13 +34,22 @@ __all__ = [
     "AsyncFuture",
     "AsyncTask",
     "CancelledError",
+    "DynamicPartitioner",
     "Executor",
     "FlowBuilder",
     "GraphError",
+    "GuidedPartitioner",
     "Kind",
     "Observer",
+    "Partitioner",
+    "Pipe",
+    "PipeType",
+    "Pipeflow",
+    "Pipeline",
+    "Result",
     "RunFuture",
     "Semaphore",
+    "StaticPartitioner",
     "Subflow",
     "SyncExecutor",
     "Task",

@@ -36,6 +36,7 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
+from tfnn.executor.algorithms import ParallelAlgorithms
 from tfnn.executor.task import (
     CONDITION,
     MODULE,
@@ -93,7 +94,7 @@ class Graph:
         self.waiting: list[Run] = []
 
 
-class FlowBuilder:
+class FlowBuilder(ParallelAlgorithms):
     """The builder API shared by ``Taskflow`` and the ``Subflow`` a subflow task receives."""
 
     def __init__(self, name: str) -> None:

@@ -159,6 +159,7 @@ class Scheduler(Lifecycle):
             self._release_module(task)
             return release(task)
         subflow = Subflow(task.name, partial(self._join_subflow, run))
+        subflow.executor = self
         task.work(subflow)
         subflow._graph.busy = True  # built: it takes no more tasks
         task._retained = subflow if subflow._retain else None

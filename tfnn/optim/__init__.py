@@ -8,7 +8,7 @@ Example::
 """
 
 from tfnn.optim.adam import Adam
-from tfnn.optim.optimizer import Optimizer
+from tfnn.optim.optimizer import Optimizer, PerParameterOptimizer
 from tfnn.optim.sgd import SGD
 
-__all__ = ["SGD", "Adam", "Optimizer"]
+__all__ = ["SGD", "Adam", "Optimizer", "PerParameterOptimizer"]

@@ -6,17 +6,40 @@ uses it). ``step_param(i)`` reads ``params[i].grad``, skips a parameter whose gr
 and rebinds ``params[i].value`` to a new array rather than writing into the old one, so a
 task still reading the old weights (a backward_input) is not disturbed. Updates of
 different parameters touch disjoint state and may run concurrently.
+
+``PerParameterOptimizer`` is the protocol the Trainer asks for: what it calls of an
+optimizer (a user's own optimizer need not derive from ``Optimizer``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from array_api_compat import device
 
 from tfnn.backends import namespace_of
 from tfnn.nn.parameter import Parameter
+
+
+class PerParameterOptimizer(Protocol):
+    """What ``Trainer`` needs of an optimizer: its parameters, one update per parameter,
+    and its state as arrays plus JSON metadata (for checkpoints).
+
+    Example::
+
+        opt.params[0].grad = dW
+        opt.step_param(0)
+        arrays, meta = opt.state_dict(); opt.load_state_dict(arrays, meta)
+    """
+
+    params: list[Parameter]
+
+    def step_param(self, i: int) -> None: ...
+
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, Any]]: ...
+
+    def load_state_dict(self, arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> None: ...
 
 
 class Optimizer:

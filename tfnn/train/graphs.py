@@ -1,4 +1,4 @@
-"""Training graphs: the tasks of one step, and the four strategies built from them.
+"""Training graphs: the tasks of one step, and the five strategies built from them.
 
 One step as tasks (layer i of L; ``F`` forward, ``BI`` input gradient, ``BW`` weight
 gradient, ``U`` update; parameterless layers have no BW/U)::
@@ -46,6 +46,13 @@ Strategies (all call ``StepWork``'s pieces with the same data flow):
   each ending in a condition that continues to the next step (0) or stops (1); the graph
   is run once per epoch.
 
+Data parallel (``work.reducer`` set, see ``tfnn.parallel``): each step's backward gets
+allreduce tasks ``BW(i) -> AR(b) -> U(i)`` (``tfnn.parallel.graph.wire_allreduce``), with
+each weight gradient listed before its input gradient, so the worker starts the upper
+layers' exchange first and computes the rest of the backward pass while it runs;
+``sequential`` reduces all buckets after the backward pass; ``pipelined`` does not
+support it (its deferred updates would need their own exchange order).
+
 Device tasks (F, loss, BI, BW, U) go to ``device``; ``start``, ``prefetch`` and the
 conditions run on the host, and ``step?``/``go on?`` read no device data, so a GPU run
 synchronises the host only in ``evaluate``.
@@ -58,6 +65,7 @@ from functools import partial
 
 from tfnn.executor import Executor, Task, Taskflow
 from tfnn.executor.graph import FlowBuilder
+from tfnn.parallel.graph import wire_allreduce
 from tfnn.train.control import Control
 from tfnn.train.step import StepWork
 
@@ -76,7 +84,7 @@ def add_forward(
     work: StepWork,
     device: str,
     suffix: str = "",
-    defer: tuple[int, ...] = (),
+    deferred_layers: tuple[int, ...] = (),
     prefetch_after_start: bool = True,
 ) -> tuple[Task, Task, list[Task], Task]:
     """Add start, prefetch, the forward chain and the loss; return them.
@@ -98,7 +106,7 @@ def add_forward(
     # workers: the forward chain (critical path) comes first, the prefetch second.
     if prefetch_after_start:
         start.precede(prefetch)
-    loss = flow.emplace(partial(work.loss, defer), name=f"loss{suffix}", device=device)
+    loss = flow.emplace(partial(work.loss, deferred_layers), name=f"loss{suffix}", device=device)
     previous.precede(loss)
     return start, prefetch, forward, loss
 
@@ -109,36 +117,45 @@ def add_backward(
     device: str,
     after: Task | None,
     suffix: str = "",
-    deferred: tuple[int, ...] = (),
+    deferred_layers: tuple[int, ...] = (),
 ) -> tuple[list[Task], Task | None]:
     """Add the backward tasks, after ``after`` (the loss) if given.
 
     Returns the sinks and the last input-gradient task (``after`` when there is none).
-    Layers in ``deferred`` get no weight-gradient or update task here (see
+    Layers in ``deferred_layers`` get no weight-gradient or update task here (see
     ``add_deferred``).
     """
     sinks = []
     dy_from = after
+    weights: dict[int, Task] = {}
+    updates: dict[int, Task] = {}
     for i in reversed(range(work.depth)):
-        # The input-gradient chain is the critical path: list it first (run inline).
+        # The input-gradient chain is the critical path: list it first (run inline);
+        # in a data-parallel run the exchange is, so the weight gradient goes first.
         consumers = []
         if i > 0:
             grad = flow.emplace(
                 partial(work.backward_input, i), name=f"BI{i}{suffix}", device=device
             )
             consumers.append(grad)
-        if i in work.trainable and i not in deferred:
+        if i in work.trainable and i not in deferred_layers:
             weight = flow.emplace(
                 partial(work.backward_weight, i), name=f"BW{i}{suffix}", device=device
             )
             update = flow.emplace(partial(work.update, i), name=f"U{i}{suffix}", device=device)
-            weight.precede(update)
-            consumers.append(weight)
+            if work.reducer is None:
+                weight.precede(update)
+                consumers.append(weight)
+            else:
+                consumers.insert(0, weight)
+            weights[i], updates[i] = weight, update
             sinks.append(update)
         if dy_from is not None:
             dy_from.precede(*consumers)
         if i > 0:
             dy_from = grad
+    if work.reducer is not None and weights:
+        wire_allreduce(flow, work.reducer, weights, updates, work.reduce_device, suffix)
     if dy_from is not None and dy_from is not after and not dy_from.successors:
         sinks.append(dy_from)
     return sinks, dy_from
@@ -147,6 +164,30 @@ def add_backward(
 def _join(tasks: list[Task], target: Task) -> None:
     for t in tasks:
         t.precede(target)
+
+
+def _count_and_evaluate(control: Control) -> None:
+    """After a step: count it, and evaluate when an evaluation is due."""
+    control.count_step()
+    if control.evaluation_due:
+        control.evaluate()
+
+
+def _evaluation_due(control: Control) -> int:
+    """``step?``: count the step; 1 (evaluate) when an evaluation is due, else 0 (loop)."""
+    control.count_step()
+    return 1 if control.evaluation_due else 0
+
+
+def _stop(control: Control) -> int:
+    """``go on?``: 1 (stop) when training should stop, else 0 (loop)."""
+    return 1 if control.stopped else 0
+
+
+def _step_then_stop(control: Control) -> int:
+    """``next@s``: count the step, evaluate when due; 1 (stop) when training should stop."""
+    _count_and_evaluate(control)
+    return _stop(control)
 
 
 # -- strategies ---------------------------------------------------------------------------
@@ -164,11 +205,15 @@ def run_sequential(work: StepWork, control: Control, executor: Executor, device:
         for i in reversed(range(work.depth)):
             if i in work.trainable:
                 work.backward_weight(i)
-                work.update(i)
+                if work.reducer is None:
+                    work.update(i)
             if i > 0:
                 work.backward_input(i)
-        if control.step_done() and control.evaluate():
-            return
+        if work.reducer is not None:
+            work.reducer.reduce_all()
+            for i in work.trainable:
+                work.update(i)
+        _count_and_evaluate(control)
 
 
 def two_graphs(work: StepWork, device: str) -> tuple[Taskflow, Taskflow]:
@@ -186,8 +231,7 @@ def run_two_graph(work: StepWork, control: Control, executor: Executor, device: 
     while not control.finished:
         executor.run(forward).result()
         executor.run(backward).result()
-        if control.step_done() and control.evaluate():
-            return
+        _count_and_evaluate(control)
 
 
 def add_deferred(
@@ -211,13 +255,13 @@ def condition_graph(
     ``pipelined`` moves the upper layers' weight gradients and updates into the next step
     and the prefetch beside the first layer's weight gradient (the ``pipelined`` strategy).
     """
-    late = tuple(i for i in work.trainable if i > 0) if pipelined else ()
+    deferred_layers = tuple(i for i in work.trainable if i > 0) if pipelined else ()
     tf = Taskflow("train")
     first = tf.emplace(work.prefetch, name="prefetch-first")
     start, prefetch, forward, loss = add_forward(
-        tf, work, device, defer=late, prefetch_after_start=not pipelined
+        tf, work, device, deferred_layers=deferred_layers, prefetch_after_start=not pipelined
     )
-    sinks, last_input_grad = add_backward(tf, work, device, loss, deferred=late)
+    sinks, last_input_grad = add_backward(tf, work, device, loss, deferred_layers=deferred_layers)
     first.precede(start)
     if pipelined:
         # A second worker gathers the next batch while the first layer's weight-gradient
@@ -225,24 +269,24 @@ def condition_graph(
         # first forward matmul, and each update still precedes its layer's next forward.
         (last_input_grad or start).precede(prefetch)
         for (weight, update), i in zip(
-            add_deferred(tf, work, device, late, "'"), late, strict=True
+            add_deferred(tf, work, device, deferred_layers, "'"), deferred_layers, strict=True
         ):
             start.precede(weight)
             update.precede(forward[i])
-    step = tf.condition(lambda: 1 if control.step_done() else 0, name="step?")
+    step = tf.condition(partial(_evaluation_due, control), name="step?")
     _join([prefetch, *sinks], step)
     evaluate = tf.emplace(control.evaluate, name="evaluate")
     if pipelined:
         finish = tf.placeholder(name="finish updates")
-        for weight, update in add_deferred(tf, work, device, late, "''"):
+        for weight, update in add_deferred(tf, work, device, deferred_layers, "''"):
             finish.precede(weight)
             update.precede(evaluate)
-        if not late:
+        if not deferred_layers:
             finish.precede(evaluate)
         step.precede(start, finish)
     else:
         step.precede(start, evaluate)
-    go_on = tf.condition(lambda: 1 if control.stopped else 0, name="go on?")
+    go_on = tf.condition(partial(_stop, control), name="go on?")
     done = tf.placeholder(name="done")
     evaluate.precede(go_on)
     go_on.precede(start, done)
@@ -272,9 +316,7 @@ def unrolled_graph(work: StepWork, control: Control, device: str, steps: range) 
         start, sinks = add_step(tf, work, device, suffix=f"@{s}")
         if previous is not None:
             previous.precede(start)
-        go_on = tf.condition(
-            lambda: 1 if control.step_done() and control.evaluate() else 0, name=f"next@{s}"
-        )
+        go_on = tf.condition(partial(_step_then_stop, control), name=f"next@{s}")
         _join(sinks, go_on)
         previous = go_on
     return tf
