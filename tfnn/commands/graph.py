@@ -1,7 +1,8 @@
 """``tfnn graph``: print a strategy's training graph as Graphviz DOT, without training.
 
 The graph is built exactly as ``tfnn train`` builds it (``tfnn.train.graphs``), for the
-MLP of ``--layers``/``--activation``, over a tiny all-zero dataset that is never read.
+MLP of ``--layers``/``--activation``, over a tiny all-zero dataset that is never read. No
+parameter is allocated, so a graph of layers of any size is drawn at once.
 ``condition`` is the whole training loop in one graph, its condition tasks drawn as
 diamonds; ``two-graph`` shows its forward and backward graphs as the two modules one step
 runs in turn; ``unrolled`` spells out ``--steps`` steps of an epoch (an epoch of MNIST has
@@ -15,11 +16,12 @@ Example::
 from __future__ import annotations
 
 import argparse
+import itertools
 
 import numpy as np
 
 from tfnn import nn, optim
-from tfnn.commands.model_spec import add_model_arguments, build_mlp
+from tfnn.commands.model_spec import ACTIVATIONS, add_model_arguments
 from tfnn.commands.train import positive_int
 from tfnn.data import Batches
 from tfnn.executor import Taskflow
@@ -56,9 +58,10 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
 
         training_graph("condition", [784, 64, 10], "relu", 1).dump()   # 'digraph "train" {...'
     """
-    model = build_mlp(layers, activation)
+    model = _uninitialised_mlp(layers, activation)
+    # One feature per sample: the batches only set the number of steps; they are never read.
     batches = Batches(
-        np.zeros((steps, layers[0]), np.float32), np.zeros(steps, np.int64), 1, normalize=False
+        np.zeros((steps, 1), np.float32), np.zeros(steps, np.int64), 1, normalize=False
     )
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     work = StepWork(model, nn.SoftmaxCrossEntropy(), optimizer, batches, epochs=1)
@@ -79,3 +82,13 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
     step = Taskflow("two-graph step")
     step.composed_of(forward).precede(step.composed_of(backward))
     return step
+
+
+def _uninitialised_mlp(sizes: list[int], activation: str) -> nn.Sequential:
+    """The MLP of ``tfnn train``'s ``--layers``, its parameters left unallocated."""
+    layers: list[nn.Layer] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        if i:
+            layers.append(ACTIVATIONS[activation]())
+        layers.append(nn.Linear(n_in, n_out))
+    return nn.Sequential(*layers, initialize=False)
