@@ -8,13 +8,19 @@ or Adam, and ``Trainer.fit`` runs the chosen strategy. The defaults reach about 
 accuracy on the sample in about a second of training on a CPU.
 
 Output: a progress bar on stderr (terminal only), one line per evaluation on stdout and
-in ``--metrics`` (JSON lines), then one summary line. Before any training the flags, the
-model against the data and memory, and every output path (``tfnn.train.outputs``: distinct,
-not an input, in a writable folder, never a file of another kind) are checked. Every
-error a user can cause is one of tfnn's ``UserError``s and ``tfnn.cli`` prints it as one
-line; anything else (a bug, even inside a task) keeps its traceback. A checkpoint already
-on disk is never lost: without ``--resume`` the command refuses to start over it, and the
-Trainer writes checkpoints atomically and never after a diverged step.
+in ``--metrics`` (JSON lines), then one summary line. Under an MPI launcher with several
+ranks (``mpiexec -n 4 tfnn train ...``, ``srun``) the run is data parallel
+(``--distributed``, ``tfnn.parallel``): ``--batch-size`` stays the global batch, rank 0
+alone prints and writes metrics and checkpoints, and a GPU backend gives rank r the device
+``cuda:(local rank mod device count)`` unless ``--device`` says otherwise.
+
+Before any training the flags, the model against the data and memory, and every output
+path (``tfnn.train.outputs``: distinct, not an input, in a writable folder, never a file
+of another kind) are checked. Every error a user can cause is one of tfnn's
+``UserError``s and ``tfnn.cli`` prints it as one line; anything else (a bug, even inside
+a task) keeps its traceback. A checkpoint already on disk is never lost: without
+``--resume`` the command refuses to start over it, and the Trainer writes checkpoints
+atomically and never after a diverged step.
 
 Example::
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import itertools
 import math
 import os
@@ -46,6 +53,8 @@ from tfnn.data.mnist import DATA_DIR_ENV, FILES
 from tfnn.data.sample import SAMPLE_DIR
 from tfnn.errors import UserError
 from tfnn.executor import TaskError
+from tfnn.parallel import DISTRIBUTED_CHOICES, placement
+from tfnn.parallel.launcher import rank_device
 from tfnn.train import STRATEGIES, History, Trainer, TrainingDiverged
 from tfnn.train.outputs import CHECKPOINT, METRICS, RESUMED, TRACE, OutputKind, check_outputs
 from tfnn.train.workers import AUTO
@@ -69,6 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=AUTO,
         help="executor threads, or auto: the measured fastest for the backend and device "
         "(1, with every core for BLAS; see tfnn.train.workers) (default auto)",
+    )
+    where.add_argument(
+        "--distributed",
+        choices=DISTRIBUTED_CHOICES,
+        default="auto",
+        help="data parallel over MPI: auto (when launched as several ranks, the default), "
+        "mpi (require it) or none (one process)",
     )
     add_model_arguments(parser)
     optimizer = parser.add_argument_group("optimizer")
@@ -109,7 +125,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train as the flags say; print the evaluations and a summary; return 0."""
     _check_flags(args)
-    backend = get_backend(args.backend, args.device)
+    where = placement()
+    if args.distributed == "none":
+        where = type(where)()
+    if where.rank != 0:
+        # Rank 0 speaks for the job; the others train quietly (errors still reach stderr).
+        with contextlib.redirect_stdout(io.StringIO()):
+            args.metrics = None
+            return _train(args, where.size, where.local_rank)
+    return _train(args, where.size, where.local_rank)
+
+
+def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
+    device = args.device
+    if ranks > 1 and device is None and not os.environ.get("TFNN_DEVICE"):
+        device = rank_device(args.backend, local_rank)
+    backend = get_backend(args.backend, device)
     (x, y), (xt, yt), inputs = _load_data(args.data_dir)
     _check_outputs(args, inputs)
     _check_model(args.layers, x, y, yt, backend)
@@ -122,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
             strategy=args.strategy,
             workers=args.workers,
             backend=backend,
+            distributed=args.distributed,
         )
         begin = time.perf_counter()
         steps = args.epochs * math.ceil(len(y) / args.batch_size)
@@ -144,17 +176,21 @@ def run(args: argparse.Namespace) -> int:
             )
     if not progress.evaluations:
         print(_nothing_to_train(args, history))
-    print(_summary(history, time.perf_counter() - begin, backend, args.strategy))
+    size = trainer.parallel.size if trainer.parallel is not None else None
+    print(_summary(history, time.perf_counter() - begin, backend, args.strategy, size))
     return 0
 
 
-def _summary(history: History, seconds: float, backend: Backend, strategy: str) -> str:
+def _summary(
+    history: History, seconds: float, backend: Backend, strategy: str, ranks: int | None
+) -> str:
     accuracy = history.accuracy[-1] if history.accuracy else None
     return (
         f"accuracy {'-' if accuracy is None else f'{accuracy:.4f}'}  "
         f"steps {history.steps}  time {seconds:.1f} s  "
         f"{format_rate(history.samples_per_second)} samples/s  backend {backend.name}  "
         f"device {backend.device}  strategy {strategy}"
+        + (f"  ranks {ranks}" if ranks is not None else "")
     )
 
 
