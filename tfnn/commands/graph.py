@@ -16,12 +16,11 @@ Example::
 from __future__ import annotations
 
 import argparse
-import itertools
 
 import numpy as np
 
 from tfnn import nn, optim
-from tfnn.commands.model_spec import ACTIVATIONS, add_model_arguments
+from tfnn.commands.model_spec import add_model_arguments
 from tfnn.commands.train import positive_int
 from tfnn.data import Batches
 from tfnn.executor import Taskflow
@@ -58,7 +57,7 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
 
         training_graph("condition", [784, 64, 10], "relu", 1).dump()   # 'digraph "train" {...'
     """
-    model = _uninitialised_mlp(layers, activation)
+    model = nn.mlp(layers, activation, initialize=False)
     # One feature per sample: the batches only set the number of steps; they are never read.
     batches = Batches(
         np.zeros((steps, 1), np.float32), np.zeros(steps, np.int64), 1, normalize=False
@@ -82,13 +81,3 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
     step = Taskflow("two-graph step")
     step.composed_of(forward).precede(step.composed_of(backward))
     return step
-
-
-def _uninitialised_mlp(sizes: list[int], activation: str) -> nn.Sequential:
-    """The MLP of ``tfnn train``'s ``--layers``, its parameters left unallocated."""
-    layers: list[nn.Layer] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        if i:
-            layers.append(ACTIVATIONS[activation]())
-        layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers, initialize=False)

@@ -46,7 +46,7 @@ import numpy as np
 from tfnn import errors, nn, optim
 from tfnn.backends import Backend, get_backend
 from tfnn.commands import CommandError
-from tfnn.commands.model_spec import add_model_arguments, build_mlp
+from tfnn.commands.model_spec import add_model_arguments
 from tfnn.commands.progress import Progress, format_rate
 from tfnn.data import DataError, load_mnist, load_mnist_sample
 from tfnn.data.mnist import DATA_DIR_ENV, FILES
@@ -145,7 +145,7 @@ def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
     _check_outputs(args, inputs)
     _check_model(args.layers, x, y, yt, backend)
     with _task_errors():
-        model = build_mlp(args.layers, args.activation, seed=args.seed, backend=backend)
+        model = nn.mlp(args.layers, args.activation, seed=args.seed, backend=backend)
         trainer = Trainer(
             model,
             nn.SoftmaxCrossEntropy(),
