@@ -91,7 +91,7 @@ class Trainer:
         if self.parallel is not None and strategy == "pipelined":
             raise InvalidArgument(
                 "the pipelined strategy does not support data-parallel training; use "
-                "--strategy condition (the default), or --distributed none"
+                "the condition strategy (the default), or distributed='none'"
             )
         cores = os.cpu_count() or 1
         if self.parallel is not None:
