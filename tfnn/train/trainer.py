@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from tfnn.backends import Backend, get_backend
+from tfnn.backends import Backend, Generator, get_backend
 from tfnn.errors import InvalidArgument, whole_number
 from tfnn.executor import Executor
 from tfnn.fsync import remove_stale_temporaries
@@ -217,7 +217,7 @@ class Trainer:
         return work, control
 
     def _run_checkpoint(
-        self, options: FitOptions, dropout_rng: Any, data: FitData
+        self, options: FitOptions, dropout_rng: Generator, data: FitData
     ) -> RunCheckpoint | None:
         if options.checkpoint is None:
             return None
