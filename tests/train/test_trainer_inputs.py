@@ -45,6 +45,13 @@ def test_unknown_strategy_lists_the_strategies():
         assert name in str(raised.value)
 
 
+@pytest.mark.parametrize("blas_threads", [0, 1.5, "1"])
+def test_blas_threads_must_be_a_whole_number_of_at_least_one(blas_threads):
+    model, optimizer = make()
+    with pytest.raises(ValueError, match="blas_threads"):
+        Trainer(model, nn.SoftmaxCrossEntropy(), optimizer, blas_threads=blas_threads)
+
+
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
 def test_workers_must_be_a_whole_number_of_at_least_one(workers):
     model, optimizer = make()

@@ -78,6 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(1, with every core for BLAS; see tfnn.train.workers) (default auto)",
     )
     where.add_argument(
+        "--blas-threads",
+        type=positive_int,
+        metavar="N",
+        help="BLAS threads per worker (default: the cores divided by the workers; on a "
+        "machine whose cores are busy with other work, 1 avoids OpenBLAS busy-waiting)",
+    )
+    where.add_argument(
         "--distributed",
         choices=DISTRIBUTED_CHOICES,
         default="auto",
@@ -151,6 +158,7 @@ def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
             strategy=args.strategy,
             workers=args.workers,
             backend=backend,
+            blas_threads=args.blas_threads,
             distributed=args.distributed,
         )
         begin = time.perf_counter()
