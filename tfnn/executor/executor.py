@@ -7,8 +7,13 @@ it ends), ``corun`` and ``corun_until`` from inside a task. Async tasks: ``async
 (``dependent_async``, ``silent_dependent_async``; see ``asyncs.py``), which build a graph
 at run time. ``wait_for_all`` waits for all of them.
 
-Semantics, as in Taskflow (the join-counter rule is in ``transitions.py``):
+Semantics, as in Taskflow:
 
+- edges out of condition tasks are weak, all others strong; a task runs when its last
+  strong predecessor finishes, or at once when a condition picks it; **when a task
+  finishes, its join counter is restored to its number of strong predecessors** (so a
+  task a condition scheduled early, with a strong predecessor already done, runs once:
+  the worked example is in ``transitions.py``);
 - a Taskflow runs one run at a time: a run of a busy Taskflow queues behind it, on
   whichever executor it was submitted to; an empty Taskflow's run ends at once;
 - the first exception raised in a task stops that run (running tasks finish, no new one
