@@ -188,15 +188,18 @@ class Executor(Scheduler):
         return self._dependent(AsyncTask(AsyncFuture(None, fn), name), after)
 
     def _dependent(self, task: AsyncTask[T], after: tuple[AsyncTask[object], ...]) -> AsyncTask[T]:
-        self._check_open()
-        self._pending.append(None)
+        if self._shutdown:
+            self._check_open()
+        self._pending.append(None)  # before any edge is published: a worker may run it now
         try:
-            ready = register(task, after, self._dependency_lock)
-        except BaseException:
+            ready = register(task, after)
+        except TypeError:  # raised before any edge is published
             self._pending.pop()
             raise
         if ready:
-            self._enqueue(((task, None),), 1)
+            self._queue.append((task, None))
+            if self._sleepers:
+                self._wake_up(1)
         return task
 
     # -- the executor as a whole --------------------------------------------------------
