@@ -28,7 +28,7 @@ def no_work(monkeypatch):
 
 def _one_line(capsys, status):
     err = capsys.readouterr().err.strip()
-    assert status == 1, err
+    assert status != 0, err
     assert len(err.splitlines()) == 1 and err.startswith("tfnn: error:"), err
     return err
 
@@ -36,12 +36,13 @@ def _one_line(capsys, status):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--lr", "nan"], "--lr must be a finite number > 0, not nan"),
-        (["--lr", "-0.1"], "--lr must be a finite number > 0"),
-        (["--momentum", "2"], "--momentum must be in [0, 1), not 2"),
+        (["--lr", "nan"], "argument --lr: nan is not a finite number > 0"),
+        (["--lr", "-0.1"], "argument --lr: -0.1 is not a finite number > 0"),
+        (["--momentum", "2"], "argument --momentum: 2 is not a number in [0, 1)"),
         (["--strategies", ""], "--strategies is empty; choose from sequential"),
         (["--strategies", " , "], "--strategies is empty"),
-        (["--batch-sizes", ""], "--batch-sizes is empty"),
+        (["--batch-sizes", ""], "argument --batch-sizes: '' lists no number"),
+        (["--steps", "0"], "argument --steps: 0 is not a whole number >= 1"),
         (["--seed", "-5"], "--seed must be >= 0, not -5"),
     ],
 )
@@ -101,5 +102,5 @@ def test_out_written_by_tfnn_bench_before_is_accepted(tmp_path):
 def test_errors_reach_the_cli_as_command_errors():
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
-    with pytest.raises(CommandError, match="--momentum"):
-        command.run(parser.parse_args(["--momentum", "1"]))
+    with pytest.raises(CommandError, match="--seed"):
+        command.run(parser.parse_args(["--seed", "-1"]))
