@@ -11,6 +11,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tfnn.executor import (
     Executor,
@@ -241,3 +243,19 @@ def test_loader_benchmark_hands_out_the_same_batches(tmp_path):
         "pipeline-2x2",
         "pipeline-4x2",
     }
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    later=st.text(alphabet="SP", max_size=4),
+    lines=st.integers(1, 5),
+    n=st.integers(0, 40),
+    workers=st.sampled_from([1, 2, 3, 8]),
+)
+def test_property_any_shape_keeps_serial_order_and_line_bound(later, lines, n, workers):
+    rec = Recorder("S" + later, lines, n)
+    pl = Pipeline(lines, *rec.pipes())
+    with Executor(workers=workers) as ex:
+        ex.run(pl).result()
+    rec.check(first_token=0)
+    assert pl.num_tokens() == n
