@@ -52,8 +52,8 @@ def test_bad_flags_are_refused_in_one_line(flags, message, tmp_path, capsys, no_
 
 
 def test_a_diverging_training_is_one_line(tmp_path, capsys):
-    status = main(["bench", *SMALL, "--strategies", "sequential", "--lr", "1e6",
-                   "--out", str(tmp_path)])  # fmt: skip
+    flags = ["--strategies", "sequential", "--lr", "1e6", "--out", str(tmp_path)]
+    status = main(["bench", *SMALL, *flags])
     err = _one_line(capsys, status)
     assert "the training diverges with lr 1e+06" in err and "lower --lr" in err
     assert not (tmp_path / "results.json").exists()
@@ -64,7 +64,7 @@ def test_out_that_is_a_file_is_refused_naming_it(tmp_path, capsys, no_work):
     taken = tmp_path / "notes.txt"
     taken.write_text("keep me")
     err = _one_line(capsys, main(["bench", *SMALL, "--out", str(taken)]))
-    assert f"--out {taken} is a file, not a folder" in err
+    assert f"--out {str(taken)!r} is not a folder" in err
     assert taken.read_text() == "keep me"
 
 
@@ -77,7 +77,7 @@ def test_out_in_a_missing_folder_is_refused_naming_it(tmp_path, capsys, no_work)
 def test_out_holding_a_foreign_results_file_is_refused(tmp_path, capsys, no_work):
     (tmp_path / "results.json").write_text('{"mine": true}')
     err = _one_line(capsys, main(["bench", *SMALL, "--out", str(tmp_path)]))
-    assert f"{tmp_path / 'results.json'} exists and is not one tfnn bench wrote" in err
+    assert f"{tmp_path / 'results.json'} exists and is not tfnn bench results" in err
     assert json.loads((tmp_path / "results.json").read_text()) == {"mine": True}
 
 

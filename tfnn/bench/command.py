@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -180,38 +179,34 @@ def _names(text: str, flag: str, choices: list[str] | None) -> list[str]:
 
 
 def check_out(text: str) -> Path:
-    """``--out`` as a ``Path``, checked before any work (module docstring).
+    """``--out`` as a ``Path``, checked before any work (module docstring) by the check
+    ``tfnn train`` runs on its outputs (``tfnn.train.outputs``).
 
     Example::
 
         check_out("bench-out")    # Path('bench-out'): may be created in the current folder
     """
+    from tfnn.train.outputs import OutputKind, check_outputs
+
     out = Path(text)
-    if not text:
-        raise BenchError("--out is empty; give a folder for results.json and the plots")
-    if out.exists() and not out.is_dir():
-        raise BenchError(f"--out {text} is a file, not a folder; give a folder for the results")
-    folder = out if out.is_dir() else out.parent
-    if not folder.is_dir():
-        raise BenchError(f"--out {text}: the folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise BenchError(f"--out {text}: the folder {folder} is not writable")
-    for name in ("results.json", "throughput.png", "loss_vs_time.png"):
-        path = out / name
-        if path.exists() and not _ours(path):
-            raise BenchError(
-                f"--out {text}: {path} exists and is not one tfnn bench wrote; "
-                "move it away or give another --out"
-            )
+    if not text or (out.exists() and not out.is_dir()):
+        raise BenchError(f"--out {text!r} is not a folder; give a folder for the results")
+    if not out.is_dir():
+        check_outputs({"--out": (out, OutputKind("a folder", lambda path: False))})
+        return out
+    results = OutputKind("tfnn bench results", _is_results)
+    plot = OutputKind("a PNG plot", lambda path: path.read_bytes()[: len(PNG)] == PNG)
+    check_outputs(
+        {
+            f"--out {text}: {name}": (out / name, plot if name.endswith(".png") else results)
+            for name in ("results.json", "throughput.png", "loss_vs_time.png")
+        }
+    )
     return out
 
 
-def _ours(path: Path) -> bool:
-    """True when ``path`` is a results file or plot that ``tfnn bench`` wrote."""
+def _is_results(path: Path) -> bool:
     try:
-        if path.suffix == ".png":
-            with path.open("rb") as f:
-                return f.read(len(PNG)) == PNG
         return str(json.loads(path.read_text()).get("schema", "")).startswith("tfnn-bench/")
     except (OSError, ValueError, AttributeError):
         return False
