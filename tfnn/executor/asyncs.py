@@ -25,7 +25,7 @@ from tfnn.executor.future import AsyncFuture
 
 __all__ = ["AsyncTask"]
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)
 
 
 class AsyncTask(Generic[T]):
@@ -72,7 +72,7 @@ def register(
         for p in after:
             if not p._finished:
                 task._join.append(False)
-                p._succ.append(task)  # type: ignore[arg-type]  # any result type
+                p._succ.append(task)
     return task._join.pop()
 
 

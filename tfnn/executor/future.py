@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 __all__ = ["AsyncFuture", "CancelledError", "RunFuture", "TaskError"]
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)
 
 Cooperate = Callable[[Callable[[], bool], float | None], bool]
 """``cooperate(done, timeout)``: on a worker of the executor, run tasks until ``done()``

@@ -22,7 +22,7 @@ from typing import Protocol
 from tfnn.executor.asyncs import AsyncTask, finish
 from tfnn.executor.future import AsyncFuture, CancelledError, TaskError
 from tfnn.executor.observer import Observer
-from tfnn.executor.runs import Run, Topology
+from tfnn.executor.runs import Item, Run, Topology
 from tfnn.executor.streams import assign_streams
 from tfnn.executor.task import GraphError, Task
 from tfnn.executor.transitions import arm, sources, strong_cycle
@@ -223,7 +223,7 @@ class Lifecycle(WorkerPool):
             with self._lock:
                 self._all_done.notify_all()
 
-    def _report(self, item: object, topo: Topology | None, error: BaseException) -> None:
+    def _report(self, item: Item, topo: Topology | None, error: BaseException) -> None:
         """An executor bug escaped a worker: fail the run (or report it at the next
         ``wait_for_all``) instead of letting the worker die and the run hang."""
         if topo is None:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tfnn.executor.runs import Run, Topology
+    from tfnn.executor.runs import Item, Run, Topology
 
 MAX_WORKERS = 1024
 """More threads than this only add switching: Python runs one of them at a time."""
@@ -53,7 +53,7 @@ class WorkerPool:
                 "workers=None picks that number)"
             )
         self.num_workers = workers
-        self._queue: deque[tuple[object, Topology | None]] = deque()
+        self._queue: deque[tuple[Item, Topology | None]] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._idle = 0
@@ -92,10 +92,10 @@ class WorkerPool:
         """
         return self._workers.get(threading.get_ident(), -1)
 
-    def _run_item(self, item: object, topo: Topology | None, worker: int) -> None:
+    def _run_item(self, item: Item, topo: Topology | None, worker: int) -> None:
         raise NotImplementedError
 
-    def _report(self, item: object, topo: Topology | None, error: BaseException) -> None:
+    def _report(self, item: Item, topo: Topology | None, error: BaseException) -> None:
         """Something escaped ``_run_item``: an executor bug. Fail what it belongs to."""
         raise NotImplementedError
 
@@ -125,7 +125,7 @@ class WorkerPool:
             except BaseException as e:
                 self._report(item, topo, e)
 
-    def _enqueue(self, items: Iterable[tuple[object, Topology | None]], count: int) -> None:
+    def _enqueue(self, items: Iterable[tuple[Item, Topology | None]], count: int) -> None:
         self._queue.extend(items)
         if self._idle:
             with self._lock:
