@@ -54,7 +54,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``tfnn bench`` (``tfnn bench --help`` lists them)."""
-    from tfnn.commands.train import fraction, positive_float, positive_int
+    from tfnn.commands.arguments import fraction, positive_float, positive_int, seed
 
     what = parser.add_argument_group("what runs")
     what.add_argument("--backends", help=f"name or name:device ({DEFAULTS['backends']})")
@@ -86,14 +86,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     how.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate (0.05)")
     how.add_argument("--momentum", type=fraction, default=0.9, help="SGD momentum, in [0, 1) (0.9)")
-    how.add_argument("--seed", type=int, default=0, help="weights and data order (0)")
+    how.add_argument("--seed", type=seed, default=0, help="weights and data order (0)")
     how.add_argument("--quick", action="store_true", help="smoke run: 20 steps, 2 repeats, b128")
     parser.add_argument("--out", default="tfnn-bench", help="results.json and plots go here")
 
 
 def positive_ints(text: str) -> list[int]:
     """argparse type: comma-separated whole numbers >= 1, at least one."""
-    from tfnn.commands.train import positive_int
+    from tfnn.commands.arguments import positive_int
 
     parts = [part for part in text.split(",") if part.strip()]
     if not parts:
@@ -143,8 +143,6 @@ def options(args: argparse.Namespace) -> Options:
             return value
         return QUICK.get(key, DEFAULTS[key]) if args.quick else DEFAULTS[key]
 
-    if args.seed < 0:
-        raise BenchError(f"--seed must be >= 0, not {args.seed}")
     return Options(
         backends=_names(pick("backends"), "--backends", None),
         strategies=_names(pick("strategies"), "--strategies", list(STRATEGIES)),
