@@ -39,12 +39,11 @@ class AsyncTask(Generic[T]):
         fut.result()
     """
 
-    __slots__ = ("_finished", "_future", "_join", "_silent", "_succ", "name")
+    __slots__ = ("_finished", "_future", "_join", "_succ", "name")
 
-    def __init__(self, future: AsyncFuture[T], name: str | None, silent: bool) -> None:
+    def __init__(self, future: AsyncFuture[T], name: str | None) -> None:
         self._future = future
         self.name = name
-        self._silent = silent
         self._finished = False
         self._join = [True]
         self._succ: list[AsyncTask[object]] = []

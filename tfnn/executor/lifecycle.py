@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from tfnn.executor.asyncs import AsyncTask, finish
-from tfnn.executor.future import AsyncFuture, CancelledError, TaskError
+from tfnn.executor.future import CancelledError, TaskError
 from tfnn.executor.observer import Observer
 from tfnn.executor.runs import Item, Run, Topology
 from tfnn.executor.streams import assign_streams
@@ -191,23 +191,14 @@ class Lifecycle(WorkerPool):
 
     # -- async tasks --------------------------------------------------------------------
 
-    def _run_async(self, item: AsyncFuture[object] | AsyncTask[object]) -> None:
-        if type(item) is AsyncFuture:
-            try:
-                item._execute()
-                if item._silent and item._error is not None:
-                    self._silent_errors.append(item._error)
-            finally:
-                self._async_done()
-            return
-        assert isinstance(item, AsyncTask)
-        node = item
+    def _run_dependent(self, node: AsyncTask[object]) -> None:
+        """Run ``node`` and then, inline, the first dependent task each finish releases."""
         while True:
             try:
                 future = node._future
-                future._execute()
-                if node._silent and future._error is not None:
-                    self._silent_errors.append(future._error)
+                error = future._execute()
+                if error is not None and future._cooperate is None:
+                    self._silent_errors.append(error)
                 ready = finish(node, self._dependency_lock)
             finally:
                 self._async_done()

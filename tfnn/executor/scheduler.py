@@ -27,7 +27,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from tfnn.executor.future import TaskError
+from tfnn.executor.asyncs import AsyncTask
+from tfnn.executor.future import AsyncFuture, TaskError
 from tfnn.executor.graph import Graph
 from tfnn.executor.lifecycle import Lifecycle
 from tfnn.executor.observer import Observer
@@ -54,9 +55,17 @@ class Scheduler(Lifecycle):
 
     def _run_item(self, item: Item, topo: Topology | None, worker: int) -> None:
         if topo is None:
+            if type(item) is AsyncFuture:  # the common async task, inline
+                try:
+                    error = item._execute()
+                    if error is not None and item._cooperate is None:
+                        self._silent_errors.append(error)
+                finally:
+                    self._async_done()
+                return
             if TYPE_CHECKING:
-                assert not isinstance(item, Task)
-            self._run_async(item)
+                assert isinstance(item, AsyncTask)
+            self._run_dependent(item)
         else:
             if TYPE_CHECKING:
                 assert isinstance(item, Task)

@@ -102,7 +102,7 @@ class Trainer:
             cores = blas_threads_per_rank(placement().local_size, cores)
         if blas_threads is None:
             blas_threads = cores if strategy == "sequential" else max(1, cores // self.workers)
-        self.blas_threads = blas_threads
+        self.blas_threads = whole_number(blas_threads, "blas_threads")
         self.streams = streams
         self._keep_workers = False
         self._executor: Executor | None = None
