@@ -245,3 +245,12 @@ def test_array_api_strict_arrays_are_accepted():
         xp.asarray(x, device=xp.Device("device1")), xp.asarray(y), epochs=1
     )
     assert got.loss == expected.loss
+
+
+def test_device_is_the_backends_device_and_tasks_run_on_the_host():
+    from tfnn.backends import get_backend
+
+    model, optimizer = make()
+    backend = get_backend("numpy", "cpu:1")
+    trained = Trainer(model, nn.SoftmaxCrossEntropy(), optimizer, backend=backend)
+    assert trained.device == "cpu:1" and trained.task_device == "cpu"

@@ -64,7 +64,14 @@ DEFAULT_MOMENTUM = 0.9
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``tfnn train`` (``tfnn train --help`` lists them)."""
-    where = parser.add_argument_group("where it runs")
+    _where_arguments(parser.add_argument_group("where it runs"))
+    add_model_arguments(parser)
+    _optimizer_arguments(parser.add_argument_group("optimizer"))
+    _run_arguments(parser.add_argument_group("training run"))
+    _file_arguments(parser.add_argument_group("files (checked before training)"))
+
+
+def _where_arguments(where: argparse._ArgumentGroup) -> None:
     where.add_argument("--backend", help="array backend (default $TFNN_BACKEND or numpy)")
     where.add_argument("--device", help="cpu, cuda:0, ... (default $TFNN_DEVICE or the backend's)")
     where.add_argument(
@@ -91,8 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="data parallel over MPI: auto (when launched as several ranks, the default), "
         "mpi (require it) or none (one process)",
     )
-    add_model_arguments(parser)
-    optimizer = parser.add_argument_group("optimizer")
+
+
+def _optimizer_arguments(optimizer: argparse._ArgumentGroup) -> None:
     optimizer.add_argument(
         "--optimizer", choices=sorted(DEFAULT_LR), default="sgd", help="(default sgd)"
     )
@@ -102,7 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     optimizer.add_argument(
         "--momentum", type=fraction, help=f"SGD momentum (default {DEFAULT_MOMENTUM})"
     )
-    run = parser.add_argument_group("training run")
+
+
+def _run_arguments(run: argparse._ArgumentGroup) -> None:
     run.add_argument("--epochs", type=positive_int, default=5, help="(default 5)")
     run.add_argument("--batch-size", type=positive_int, default=128, help="(default 128)")
     run.add_argument(
@@ -115,7 +125,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--eval-every", type=positive_int, metavar="STEPS", help="evaluate every STEPS steps too"
     )
-    files = parser.add_argument_group("files (checked before training; never another file's)")
+
+
+def _file_arguments(files: argparse._ArgumentGroup) -> None:
     files.add_argument("--checkpoint", metavar="PATH", help="safetensors file, written each eval")
     files.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     files.add_argument(
