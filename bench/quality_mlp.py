@@ -1,8 +1,9 @@
 """Quality bar: an MLP 784-256-128-10 trained on full MNIST must reach 98% test accuracy.
 
 Uses the sequential reference loop (``nn.value_and_grad`` + ``opt.step()``), batch 128,
-inputs normalised as ``(x/255 - 0.1307) / 0.3081``, a fresh seeded shuffle each epoch, and a
-cosine learning-rate decay per epoch from ``--lr`` towards 0 (``--no-decay`` keeps it fixed).
+inputs normalised as ``(x/255 - 0.1307) / 0.3081``, a fresh seeded shuffle each epoch, and the
+learning-rate schedule ``--schedule`` (``tfnn.optim.make_schedule``, as ``tfnn train`` builds
+it; default cosine per step from ``--lr`` towards 0; ``plateau`` watches test accuracy).
 Prints test accuracy and wall time per epoch, and writes them as JSON with ``--json``.
 
     python bench/quality_mlp.py --data-dir ../shared/data/mnist --optimizer sgd --epochs 10
@@ -39,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=None, help="default: 0.05 sgd, 1e-3 adam")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--weight-decay", type=float, default=0.0)
-    parser.add_argument("--no-decay", action="store_true", help="keep the learning rate fixed")
+    parser.add_argument("--schedule", choices=list(optim.SCHEDULES), default="cosine")
+    parser.add_argument("--warmup-steps", type=int, default=0)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS threads")
@@ -69,14 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         opt = optim.Adam(model.parameters(), lr=args.lr or 1e-3, weight_decay=args.weight_decay)
     order_rng = np.random.default_rng(args.seed)
-    base_lr = opt.lr
+    steps_per_epoch = math.ceil(len(x_train) / args.batch)
+    opt.schedule = optim.make_schedule(
+        args.schedule, args.epochs * steps_per_epoch, args.warmup_steps
+    )
 
     epochs = []
     start = time.perf_counter()
     with threadpool_limits(limits=args.threads, user_api="blas"):
         for epoch in range(1, args.epochs + 1):
-            if not args.no_decay:
-                opt.lr = base_lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / args.epochs))
             order = order_rng.permutation(len(x_train))
             losses = []
             for lo in range(0, len(order), args.batch):
@@ -88,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 opt.step()
                 losses.append(value)
             acc = nn.accuracy(model.predict(x_test_b), y_test_b)
+            opt.schedule.observe(float(np.mean(losses)), acc)
             wall = time.perf_counter() - start
             epochs.append(
                 {"epoch": epoch, "loss": float(np.mean(losses)), "test_acc": acc, "wall_s": wall}
@@ -102,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "workload": "mlp-784-256-128-10",
         "optimizer": args.optimizer,
-        "lr": base_lr,
-        "decay": not args.no_decay,
+        "lr": opt.lr,
+        "schedule": repr(opt.schedule),
         "weight_decay": args.weight_decay,
         "batch": args.batch,
         "seed": args.seed,
