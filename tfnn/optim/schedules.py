@@ -377,7 +377,8 @@ def make_schedule(name: str, total_steps: int, warmup_steps: int = 0) -> Schedul
     if name == "onecycle":
         if warmup_steps:
             raise ScheduleError(
-                "onecycle warms up by itself (its first 30% of steps); drop the warm-up steps"
+                "onecycle warms up by itself (its first 30% of steps); drop the warm-up "
+                "steps, or choose another schedule (e.g. cosine)"
             )
         return OneCycle(total_steps)
     if warmup_steps >= total_steps:

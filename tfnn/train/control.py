@@ -6,9 +6,11 @@ behaviour (and their history) identical:
 - ``step_done()``: count the step; True when an evaluation is due (an epoch ended, or
   ``eval_every`` steps passed);
 - ``evaluate()``: read the summed loss (the one host synchronisation on a GPU), stop with
-  ``TrainingDiverged`` if it is NaN/inf, measure accuracy on the evaluation data, record
-  the history, save the checkpoint, and answer whether training should stop (epochs
-  done, or the target accuracy reached).
+  ``TrainingDiverged`` if it is NaN/inf, measure accuracy on the evaluation data, hand both
+  to the optimizer's learning-rate schedule (a plateau lowers the rate here, inside the
+  graph's ``evaluate`` task, before the next step's updates), record the history, save the
+  checkpoint, and answer whether training should stop (epochs done, or the target
+  accuracy reached).
 
 State: ``epoch`` and ``step`` (position of the next step), ``global_step``, ``samples``,
 ``stopped``, the history, and the seconds spent evaluating (left out of samples/s).
@@ -44,6 +46,7 @@ class History:
     accuracy: list[float | None] = field(default_factory=list)
     epoch: list[int] = field(default_factory=list)
     step: list[int] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
     epochs: int = 0
     steps: int = 0
     samples: int = 0
@@ -61,6 +64,7 @@ class History:
             "accuracy": self.accuracy,
             "epoch": self.epoch,
             "step": self.step,
+            "lr": self.lr,
             "epochs": self.epochs,
             "steps": self.steps,
             "samples": self.samples,
@@ -139,11 +143,16 @@ class Control:
                 " the last good checkpoint, if any, is kept"
             )
         accuracy = self.evaluate_accuracy() if self.evaluate_accuracy else None
+        optimizer = self.work.optimizer
+        # The rate the last step used; a plateau's decision applies from the next step.
+        lr = optimizer.last_lr
+        optimizer.schedule.observe(mean_loss, accuracy)
         h = self.history
         h.loss.append(mean_loss)
         h.accuracy.append(accuracy)
         h.epoch.append(self.epoch)
         h.step.append(self.global_step)
+        h.lr.append(lr)
         h.epochs = self.epoch
         h.steps = self.global_step
         reached = (
@@ -161,6 +170,7 @@ class Control:
                     "step": self.global_step,
                     "loss": mean_loss,
                     "accuracy": accuracy,
+                    "lr": lr,
                     "samples_per_second": h.samples_per_second,
                 }
             )

@@ -15,9 +15,10 @@ through the executor's ``initializer``, and the calling thread) gets the same ca
 (``Backend.limit_threads``), restored on the calling thread when ``fit`` returns.
 
 Checkpoints are written at every evaluation (atomically, see ``tfnn.checkpoint``) and
-hold the parameters, the optimizer state, the position (epoch, step), the dropout
-generator's state and the history, so ``resume=True`` continues to bitwise the same
-weights as a run that was never interrupted (numpy).
+hold the parameters, the optimizer state, the learning-rate schedule's settings and state,
+the position (epoch, step), the dropout generator's state and the history, so
+``resume=True`` continues to bitwise the same weights as a run that was never interrupted
+(numpy).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from tfnn.nn.functional import accuracy
 from tfnn.nn.layer import Layer
 from tfnn.nn.layers import Linear
 from tfnn.nn.sequential import Sequential
+from tfnn.optim.schedules import ConstantLR, Schedule
 from tfnn.train.control import Control, History, TrainingDiverged
 from tfnn.train.graphs import STRATEGIES
 from tfnn.train.step import StepWork
@@ -55,7 +57,8 @@ class Trainer:
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
         trainer = Trainer(model, nn.SoftmaxCrossEntropy(),
                           optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
-                          strategy="condition", workers=2)
+                          strategy="condition", workers=2,
+                          schedule=optim.CosineDecay(total_steps=5 * 469))
         history = trainer.fit(x, y, epochs=5, batch_size=128, eval_data=(xt, yt))
     """
 
@@ -70,6 +73,7 @@ class Trainer:
         *,
         blas_threads: int | None = None,
         streams: int = 4,
+        schedule: Schedule | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise ValueError(
@@ -80,6 +84,9 @@ class Trainer:
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
+        if schedule is not None:
+            # The optimizer reads it at each update (see tfnn.optim.schedules).
+            optimizer.schedule = schedule
         self.strategy = strategy
         self.workers = workers
         self.backend = backend or model.backend or get_backend()
@@ -146,6 +153,10 @@ class Trainer:
             start_epoch=position[0],
             start_step=position[1],
             dropout_rng=dropout_rng,
+        )
+        remaining = (epochs - position[0]) * len(batches) - position[1]
+        self.optimizer.schedule.check(
+            max(self.optimizer.steps, default=0) + max(remaining, 0), eval_data is not None
         )
         evaluate = self._accuracy_on(eval_data) if eval_data is not None else None
         save = None
@@ -244,6 +255,7 @@ class Trainer:
                 "batch_size": batch_size,
                 "seed": seed,
                 "optimizer": optimizer_meta,
+                "schedule": self.optimizer.schedule.state_dict(),
                 "dropout_rng": getattr(dropout_rng, "state", None),
             },
         )
@@ -267,10 +279,15 @@ class Trainer:
                 )
             ),
         }
+        schedule = self.optimizer.schedule.state_dict()
+        expected["schedule"] = json.loads(json.dumps([schedule["type"], schedule["config"]]))
         saved = dict(meta)
         saved["optimizer"] = {
             key: meta.get("optimizer", {}).get(key) for key in ("type", "hyperparameters")
         }
+        # Checkpoints from before schedules ran at a constant rate.
+        saved_schedule = meta.get("schedule") or ConstantLR().state_dict()
+        saved["schedule"] = [saved_schedule["type"], saved_schedule["config"]]
         for key, value in expected.items():
             if saved.get(key) != value:
                 raise CheckpointError(
@@ -285,6 +302,7 @@ class Trainer:
             {k[len("optimizer/") :]: v for k, v in tensors.items() if k.startswith("optimizer/")},
             meta["optimizer"],
         )
+        self.optimizer.schedule.load_state_dict(saved_schedule)
         if meta.get("dropout_rng") is not None:
             dropout_rng.state = meta["dropout_rng"]
         return (meta["epoch"], meta["step"]), History.from_dict(meta["history"])
