@@ -27,3 +27,27 @@ def backend(request):
         return get_backend(name, device)
     except BackendError as e:
         pytest.skip(f"{name} on {device} not usable here: {e}")
+
+
+# `pytest -m smoke`: a quick loop over each layer of the tree (executor transitions and
+# conformance, the op pairs, checkpoints, the strategies' bitwise identity, the CLI), on
+# numpy only where a test runs on every backend. Under 10 s on the development machine.
+SMOKE_MODULES = frozenset(
+    {
+        "test_transitions.py",
+        "test_conformance.py",
+        "test_functional.py",
+        "test_checkpoint.py",
+        "test_bitwise_identity.py",
+        "test_idx.py",
+        "test_train.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(item, "callspec", None)
+        backend = params.params.get("backend") if params is not None else None
+        if item.path.name in SMOKE_MODULES and backend in (None, ("numpy", "cpu")):
+            item.add_marker(pytest.mark.smoke)

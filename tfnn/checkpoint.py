@@ -22,13 +22,14 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
+from tfnn.errors import UserError
 from tfnn.fsync import written_atomically
 
 FORMAT = "tfnn-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint cannot be read or written; the message names the file and says what to do."""
 
 

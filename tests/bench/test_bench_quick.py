@@ -34,7 +34,10 @@ def test_every_contender_has_numbers(quick):
     assert {w["model"] for w in results["workloads"]} == {"mlp", "taskflow-mnist"}
     for w in results["workloads"]:
         names = set(w["contenders"])
-        assert {"numpy-loop", "torch-cpu", "tfnn-numpy-sequential"} <= names
+        assert {"numpy-loop", "tfnn-numpy-sequential"} <= names
+        # PyTorch is an optional reference: timed where installed, skipped (with its reason)
+        # on a bare install.
+        assert ("torch-cpu" in names) == (importlib.util.find_spec("torch") is not None)
         assert {"tfnn-numpy-condition-w2b1", "tfnn-numpy-condition-w1b2"} <= names
         assert w["guard"]["passed"]
         assert all(w["guard"]["bitwise_equal"].values())

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 import time
+import weakref
 
+import numpy as np
 import pytest
 
+from tfnn.backends.streams import KeepAlive
 from tfnn.executor import Executor, SyncExecutor, TaskError, Taskflow
 from tfnn.executor.simulated import SimulatedDevice
-from tfnn.executor.streams import assign_streams
+from tfnn.executor.streams import assign_streams, hold, run_on_device
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -179,13 +183,21 @@ def test_loop_does_not_synchronise_the_host_per_step(make_executor):
     assert host["device-steps-at-host-end"] < steps
 
 
-def test_arrays_read_on_another_stream_are_kept_alive_until_that_stream_passes(
-    make_executor, device
-):
-    gate = threading.Event()
+class Buffer:
+    """Device memory stand-in that a weak reference can watch."""
+
+
+def test_returned_arrays_read_on_another_stream_live_until_that_stream_passes(make_executor):
+    gate, made = threading.Event(), []
+
+    def produce():
+        buffer = Buffer()
+        made.append(weakref.ref(buffer))
+        return buffer
+
     tf = Taskflow()
     src = tf.emplace(lambda: None, name="src")
-    producer = tf.emplace(lambda: bytearray(1024), name="producer", device=DEV)
+    producer = tf.emplace(produce, name="producer", device=DEV)
     other = tf.emplace(lambda: None, name="other", device=DEV)  # takes producer's stream
     consumer = tf.emplace(lambda: gate.wait(10), name="consumer", device=DEV)
     src.precede(producer)
@@ -200,9 +212,13 @@ def test_arrays_read_on_another_stream_are_kept_alive_until_that_stream_passes(
         while consumer._stream.held == 0 and time.monotonic() < deadline:
             time.sleep(0.001)  # the worker launches the consumer soon after run()
         assert consumer._stream.held == 1  # the gate keeps the consumer's event open
+        gc.collect()
+        assert made[0]() is not None
     gate.set()
     future.result()
-    assert consumer._stream.held == 0
+    gc.collect()
+    # Let go once the consumer's event completed, not kept until the next run.
+    assert consumer._stream.held == 0 and made[0]() is None
 
 
 def test_module_and_subflow_tasks_hand_device_events_on(make_executor):
@@ -249,3 +265,177 @@ def test_taskflow_run_on_another_executor_uses_that_executors_streams(second):
         assert sum(s.launches for s in first.streams) == 2
         assert sum(s.launches for s in other.streams) == 2
         assert done == ["a", "b", "a", "b"]
+
+
+class PendingEvent:
+    """A stand-in CUDA event: complete only when the test says so."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def query(self) -> bool:
+        return self.done
+
+    def synchronize(self) -> None:
+        self.done = True
+
+
+class EnqueueStream:
+    """A stand-in CUDA stream: ``launch`` runs the body now (it only enqueues kernels);
+    the recorded events stay open until the test completes them."""
+
+    def __init__(self) -> None:
+        self.events: list[PendingEvent] = []
+        self.kept = KeepAlive()
+
+    def launch(self, fn):
+        return fn()
+
+    def record(self) -> PendingEvent:
+        self.events.append(PendingEvent())
+        return self.events[-1]
+
+    def wait(self, event) -> None:
+        pass
+
+    def keep_alive(self, obj, event) -> None:
+        self.kept.hold(obj, event)
+
+    def synchronize(self) -> None:
+        for event in self.events:
+            event.done = True
+        self.kept.release_done()
+
+
+def _run_by_hand(*tasks):
+    for task in tasks:
+        run_on_device(task, task.work)
+
+
+def test_hold_keeps_closure_arrays_alive_until_the_readers_event():
+    #   producer (stream A) --shared["x"]--> consumer (stream B), which drops shared["x"]
+    shared, made = {}, []
+
+    def produce():
+        shared["x"] = Buffer()
+        made.append(weakref.ref(shared["x"]))
+
+    def consume():
+        hold(shared.pop("x"))  # enqueues a read of x on B, then lets go of it on the host
+
+    tf = Taskflow()
+    producer = tf.emplace(produce, name="producer", device=DEV)
+    consumer = tf.emplace(consume, name="consumer", device=DEV)
+    producer.precede(consumer)
+    a, b = EnqueueStream(), EnqueueStream()
+    producer._stream, consumer._stream = a, b
+    _run_by_hand(producer, consumer)
+    gc.collect()
+    assert made[0]() is not None  # B's read is still queued: the block must not be reused
+    b.events[-1].done = True
+    b.kept.release_done()
+    gc.collect()
+    assert made[0]() is None  # released when the event completed, without a new run
+
+
+def test_a_returned_value_outlives_only_its_readers_on_other_streams():
+    made = []
+
+    def produce():
+        made.append(Buffer())
+        return made[-1]
+
+    tf = Taskflow()
+    producer = tf.emplace(produce, name="producer", device=DEV)
+    same = tf.emplace(lambda: None, name="same-stream", device=DEV)
+    other = tf.emplace(lambda: None, name="other-stream", device=DEV)
+    producer.precede(same, other)
+    a, b = EnqueueStream(), EnqueueStream()
+    producer._stream, same._stream, other._stream = a, a, b
+    _run_by_hand(producer, same, other)
+    watch = weakref.ref(made.pop())
+    gc.collect()
+    assert watch() is not None and len(b.kept) == 1 and len(a.kept) == 0
+    b.synchronize()
+    gc.collect()
+    assert watch() is None
+
+
+# -- stream assignment of the real training graphs ------------------------------------------
+
+NETWORKS = {"mlp": (784, 256, 128, 10), "taskflow-mnist": (784, 64, 32, 16, 8, 10)}
+
+
+def _training_graph(sizes, strategy):
+    from tfnn import nn, optim
+    from tfnn.data import Batches
+    from tfnn.train import graphs
+    from tfnn.train.control import Control, History
+    from tfnn.train.step import StepWork
+
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers += [nn.ReLU()] if i else []
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+    model = nn.Sequential(*layers)
+    images = np.zeros((8, sizes[0]), dtype=np.float32)
+    batches = Batches(images, np.zeros(8, dtype=np.int64), 4, normalize=False)
+    sgd = optim.SGD(model.parameters(), lr=0.1)
+    work = StepWork(model, nn.SoftmaxCrossEntropy(), sgd, batches, epochs=1)
+    control = Control(
+        work,
+        epochs=1,
+        eval_every=None,
+        evaluate_accuracy=None,
+        target_accuracy=None,
+        save=None,
+        history=History(),
+    )
+    if strategy == "unrolled":
+        return graphs.unrolled_graph(work, control, DEV, range(3)), work
+    return graphs.condition_graph(work, control, DEV, pipelined=strategy == "pipelined"), work
+
+
+def _critical_names(work, suffix=""):
+    backward = [f"BI{i}" for i in range(work.depth - 1, 0, -1)]
+    names = ["start", *(f"F{i}" for i in range(work.depth)), "loss", *backward]
+    return {name + suffix for name in names}
+
+
+@pytest.mark.parametrize("strategy", ["condition", "pipelined", "unrolled"])
+@pytest.mark.parametrize("network", NETWORKS)
+def test_training_graphs_keep_the_critical_stream_to_the_critical_path(network, strategy):
+    tf, work = _training_graph(NETWORKS[network], strategy)
+    with SimulatedDevice(streams=4) as device:
+        assign_streams(tf._graph, {DEV: device})
+        first = device.streams[0]
+        by_name = {t.name: t for t in tf._graph.tasks}
+        suffixes = [f"@{s}" for s in range(3)] if strategy == "unrolled" else [""]
+        for suffix in suffixes:
+            critical = _critical_names(work, suffix)
+            assert {n for n in critical if by_name[n]._stream is not first} == set()
+            weight_branches = [
+                (by_name[f"BW{i}{suffix}"], by_name[f"U{i}{suffix}"])
+                for i in work.trainable
+                if i > 0 and f"BW{i}{suffix}" in by_name
+            ]
+            for weight, update in weight_branches:
+                assert weight._stream is not first, weight.name
+                assert update._stream is weight._stream, update.name  # a chain, no event
+            streams = [weight._stream for weight, _ in weight_branches]
+            # Neighbouring layers' weight branches run side by side on different streams.
+            assert all(s is not t for s, t in itertools.pairwise(streams))
+        on_first = {t.name for t in tf._graph.tasks if t._stream is first}
+        allowed = set().union(*(_critical_names(work, s) for s in suffixes))
+        allowed |= {f"{n}{s}" for n in ("BW0", "U0") for s in suffixes}  # the path's tail
+        if strategy == "pipelined":
+            allowed |= {n for n in on_first if n.endswith("''")}  # run only to evaluate
+        assert on_first <= allowed
+        assert by_name[f"prefetch{suffixes[0]}"]._stream is not first
+
+
+def test_one_stream_takes_everything():
+    tf, _ = _training_graph(NETWORKS["mlp"], "condition")
+    with SimulatedDevice(streams=1) as device:
+        assign_streams(tf._graph, {DEV: device})
+        assert {t._stream for t in tf._graph.tasks if t.device == DEV} == {device.streams[0]}

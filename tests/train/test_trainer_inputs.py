@@ -33,7 +33,7 @@ def fit_error(tmp_path, x, y, strategy="condition", **kwargs):
     return str(raised.value)
 
 
-def test_the_strategies_are_the_four_of_the_design():
+def test_the_strategies_are_the_five_of_the_design():
     assert set(STRATEGIES) == set(ALL_STRATEGIES)
 
 

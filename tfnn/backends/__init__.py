@@ -71,8 +71,12 @@ def get_backend(name: str | None = None, device: str | None = None) -> Backend:
         get_backend("torch", "cpu").xp.float32   # torch.float32
     """
     name = name or os.environ.get("TFNN_BACKEND") or "numpy"
+    device = device or os.environ.get("TFNN_DEVICE")
+    if device is not None:
+        # A malformed name is the user's mistake whatever is installed: say so first.
+        parse_device(device)
     module = _module(name)
-    device = device or os.environ.get("TFNN_DEVICE") or _REGISTRY[name][2]
+    device = device or _REGISTRY[name][2]
     backend: Backend = getattr(module, _REGISTRY[name][1])(device)
     return backend
 

@@ -2,8 +2,8 @@
 
 Its arrays refuse anything outside the array API standard (numpy-only methods, silent
 float64 promotion from Python scalars in mixed-kind operations) and its fake devices
-refuse cross-device operations, so layer math proven here is portable. Its stream pool
-is the immediate one, as for numpy.
+refuse cross-device operations, so layer math proven here is portable. The host-backend half
+(immediate streams, seeded PCG64 draws as numpy's) is ``HostBackend``.
 """
 
 from __future__ import annotations
@@ -12,16 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from tfnn.backends.base import BackendError, BackendInfo, DeviceInfo, MemoryInfo
+from tfnn.backends.base import BackendError, BackendInfo, DeviceInfo
 from tfnn.backends.devices import parse_device
-from tfnn.backends.numpy_backend import NumpyGenerator
-from tfnn.backends.streams import ImmediateStreamPool
+from tfnn.backends.host import HostBackend
 
 _NOT_INSTALLED = "backend 'array_api_strict' is not installed; pip install 'tfnn[test]'"
 _DEVICES = {"cpu": "CPU_DEVICE", "cpu:0": "CPU_DEVICE", "cpu:1": "device1", "cpu:2": "device2"}
 
 
-class StrictBackend:
+class StrictBackend(HostBackend):
     """array_api_strict arrays; ``cpu:1`` and ``cpu:2`` are its fake second devices."""
 
     name = "array_api_strict"
@@ -49,26 +48,6 @@ class StrictBackend:
 
     def to_numpy(self, a: Any) -> np.ndarray:
         return np.asarray(a.to_device(self.xp.Device("CPU_DEVICE")))
-
-    def rng(self, seed: int) -> NumpyGenerator:
-        return NumpyGenerator(seed, asarray=self.asarray, float32=self.xp.float32)
-
-    def stream_pool(self, size: int = 4) -> ImmediateStreamPool:
-        return ImmediateStreamPool(size)
-
-    def memory_info(self) -> MemoryInfo | None:
-        """None: its fake devices live in host memory."""
-        return None
-
-    def synchronize(self) -> None:
-        """Nothing to wait for: array_api_strict computes eagerly."""
-
-    def limit_threads(self, threads: int) -> int:
-        """Nothing to cap per thread (see ``Backend.limit_threads``)."""
-        return threads
-
-    def __repr__(self) -> str:
-        return f"StrictBackend(device={self.device!r})"
 
 
 def describe() -> BackendInfo:

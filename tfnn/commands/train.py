@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from tfnn import nn, optim
+from tfnn import errors, nn, optim
 from tfnn.backends import get_backend
 from tfnn.commands import CommandError
 from tfnn.commands.model_spec import add_model_arguments, build_mlp
@@ -157,11 +157,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1")
-    return value
+    """argparse type: a whole number >= 1 (``tfnn.errors.positive_int`` on the number)."""
+    try:
+        return errors.positive_int(int(text), "the value")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1") from None
 
 
 def whole(text: str) -> int:

@@ -1,9 +1,15 @@
-"""The one exception type of ``tfnn.data``: a data file or source that cannot be used."""
+"""``DataError``, the base of ``tfnn.data``'s errors: a data file or source that cannot be used.
+
+``tfnn.data.fetch.DownloadError`` derives from it; ``ValueError``s of ``Batches`` are
+mistakes in the arguments, not in the data.
+"""
 
 from __future__ import annotations
 
+from tfnn.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError, ValueError):
     """A data file is missing, corrupt or inconsistent; the message names it and says what to do.
 
     Example::

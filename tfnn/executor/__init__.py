@@ -10,18 +10,35 @@ Example::
         ex.run(tf).result()
 """
 
+from tfnn.executor.algorithms import Result
 from tfnn.executor.executor import Executor, SyncExecutor
 from tfnn.executor.future import CancelledError, RunFuture, TaskError
 from tfnn.executor.graph import GraphError, Kind, Subflow, Task, Taskflow
 from tfnn.executor.observer import Observer, TraceObserver
+from tfnn.executor.partitioner import (
+    DynamicPartitioner,
+    GuidedPartitioner,
+    Partitioner,
+    StaticPartitioner,
+)
+from tfnn.executor.pipeline import Pipe, Pipeflow, Pipeline, PipeType
 
 __all__ = [
     "CancelledError",
+    "DynamicPartitioner",
     "Executor",
     "GraphError",
+    "GuidedPartitioner",
     "Kind",
     "Observer",
+    "Partitioner",
+    "Pipe",
+    "PipeType",
+    "Pipeflow",
+    "Pipeline",
+    "Result",
     "RunFuture",
+    "StaticPartitioner",
     "Subflow",
     "SyncExecutor",
     "Task",

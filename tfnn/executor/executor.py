@@ -437,6 +437,7 @@ class Executor:
                 graph.busy = True
         else:
             subflow = Subflow(task.name)
+            subflow.executor = self
             task.work(subflow)
             graph = subflow._graph
         try:

@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any
 
+from tfnn.executor.algorithms import ParallelAlgorithms
+
 
 class GraphError(ValueError):
     """A graph is built or used in a way Taskflow's semantics do not allow."""
@@ -200,7 +202,7 @@ class Graph:
         self.waiting: list[Any] = []
 
 
-class FlowBuilder:
+class FlowBuilder(ParallelAlgorithms):
     """The builder API shared by ``Taskflow`` and the ``Subflow`` a subflow task receives."""
 
     def __init__(self, name: str) -> None:

@@ -1,8 +1,11 @@
 """Neural-network math: stateless ops, the layers that hold parameters, losses.
 
 ``tfnn.nn.functional`` has the ops as forward/backward pairs; the layers wrap them and
-return contexts instead of storing them (``tfnn.nn.layer`` states the contract the training
-graphs rely on; ``tfnn.nn.sequential`` shows the per-layer calls). Only ``xp`` is used,
+return contexts instead of storing them (``tfnn.nn.base`` states the contract the training
+graphs rely on; ``tfnn.nn.sequential`` shows the per-layer calls). Each layer file wraps
+the op file of the same name: ``nn/linear.py`` -> ``nn/functional/linear.py``,
+``nn/activation.py``, ``nn/dropout.py``, ``nn/loss.py`` (loss objects and the ``Loss``
+protocol) -> ``nn/functional/loss.py``. Only ``xp`` is used,
 never numpy or cupy directly.
 
 Example::
@@ -17,11 +20,13 @@ Example::
 """
 
 from tfnn.nn import functional
+from tfnn.nn.activation import GELU, ReLU, Sigmoid, Tanh
+from tfnn.nn.base import Layer
+from tfnn.nn.dropout import Dropout
 from tfnn.nn.functional import accuracy
 from tfnn.nn.grad import value_and_grad
-from tfnn.nn.layer import Layer
-from tfnn.nn.layers import GELU, Dropout, Linear, ReLU, Sigmoid, Tanh
-from tfnn.nn.losses import MSE, SoftmaxCrossEntropy
+from tfnn.nn.linear import Linear
+from tfnn.nn.loss import MSE, Loss, SoftmaxCrossEntropy
 from tfnn.nn.parameter import Parameter
 from tfnn.nn.sequential import Sequential
 
@@ -31,6 +36,7 @@ __all__ = [
     "Dropout",
     "Layer",
     "Linear",
+    "Loss",
     "Parameter",
     "ReLU",
     "Sequential",

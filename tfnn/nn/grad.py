@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfnn.nn.layer import Layer
+from tfnn.nn.base import Layer
 
 
 def value_and_grad(

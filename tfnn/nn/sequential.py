@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from tfnn.backends import Backend
-from tfnn.nn.layer import Layer
+from tfnn.nn.base import Layer
 from tfnn.nn.parameter import Parameter
 
 

@@ -10,7 +10,7 @@ Example::
 """
 
 from tfnn.optim.adam import Adam
-from tfnn.optim.optimizer import Optimizer
+from tfnn.optim.optimizer import Optimizer, PerParameterOptimizer
 from tfnn.optim.schedules import (
     SCHEDULES,
     ConstantLR,
@@ -32,6 +32,7 @@ __all__ = [
     "CosineDecay",
     "OneCycle",
     "Optimizer",
+    "PerParameterOptimizer",
     "ReduceOnPlateau",
     "Schedule",
     "ScheduleError",

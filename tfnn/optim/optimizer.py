@@ -7,6 +7,9 @@ and rebinds ``params[i].value`` to a new array rather than writing into the old 
 task still reading the old weights (a backward_input) is not disturbed. Updates of
 different parameters touch disjoint state and may run concurrently.
 
+``PerParameterOptimizer`` is the protocol the Trainer asks for: what it calls of an
+optimizer (a user's own optimizer need not derive from ``Optimizer``).
+
 The rate of update ``t`` (1-based, ``steps[i]``) is ``lr_at(t) = lr * schedule.factor(t - 1)``
 (``tfnn.optim.schedules``; ``ConstantLR`` unless one is set): ``lr`` stays the base rate.
 """
@@ -14,13 +17,39 @@ The rate of update ``t`` (1-based, ``steps[i]``) is ``lr_at(t) = lr * schedule.f
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from array_api_compat import device
 
 from tfnn.backends import namespace_of
 from tfnn.nn.parameter import Parameter
 from tfnn.optim.schedules import ConstantLR, Schedule
+
+
+class PerParameterOptimizer(Protocol):
+    """What ``Trainer`` needs of an optimizer: its parameters, one update per parameter,
+    its state as arrays plus JSON metadata (for checkpoints), and the learning-rate
+    schedule it reads per update with the update counts that are its clock.
+
+    Example::
+
+        opt.params[0].grad = dW
+        opt.step_param(0)
+        arrays, meta = opt.state_dict(); opt.load_state_dict(arrays, meta)
+    """
+
+    params: list[Parameter]
+    steps: list[int]
+    schedule: Schedule
+
+    @property
+    def last_lr(self) -> float: ...
+
+    def step_param(self, i: int) -> None: ...
+
+    def state_dict(self) -> tuple[dict[str, Any], dict[str, Any]]: ...
+
+    def load_state_dict(self, arrays: Mapping[str, Any], meta: Mapping[str, Any]) -> None: ...
 
 
 class Optimizer:

@@ -30,18 +30,25 @@ holds them with the type and settings, so a resumed run continues the same curve
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from tfnn.errors import InvalidArgument
 
-class ScheduleError(ValueError):
+
+class ScheduleError(InvalidArgument):
     """A schedule's settings cannot work; the message says which and what to pass instead."""
 
 
 def _whole(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
         raise ScheduleError(f"{name} must be a whole number >= {minimum}, not {value!r}")
-    return value
+    return number
 
 
 def _number(name: str, value: Any, low: float, high: float, *, open_low: bool = False) -> float:

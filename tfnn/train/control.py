@@ -1,19 +1,21 @@
 """The host-side decisions of a training run: count steps, evaluate, stop, checkpoint.
 
-Every strategy asks the same two questions after each step, which keeps their
-behaviour (and their history) identical:
+Every strategy makes the same calls after each step, which keeps their behaviour (and
+their history) identical:
 
-- ``step_done()``: count the step; True when an evaluation is due (an epoch ended, or
-  ``eval_every`` steps passed);
-- ``evaluate()``: read the summed loss (the one host synchronisation on a GPU), stop with
-  ``TrainingDiverged`` if it is NaN/inf, measure accuracy on the evaluation data, hand both
-  to the optimizer's learning-rate schedule (a plateau lowers the rate here, inside the
-  graph's ``evaluate`` task, before the next step's updates), record the history, save the
-  checkpoint, and answer whether training should stop (epochs done, or the target
-  accuracy reached).
+- ``count_step()``: count the finished step and advance the position; it sets
+  ``evaluation_due`` (an epoch ended, or ``eval_every`` steps passed);
+- ``evaluate()`` (when due): read the summed loss (the one host synchronisation on a GPU),
+  stop with ``TrainingDiverged`` if it is NaN/inf, measure accuracy on the evaluation data,
+  hand both to the optimizer's learning-rate schedule (a plateau lowers the rate here,
+  inside the graph's ``evaluate`` task, before the next step's updates), record the
+  history, save the checkpoint, and set ``stopped`` when training should stop (epochs
+  done, or the target accuracy reached);
+- ``finished``: no step is left (stopped, or every epoch done).
 
 State: ``epoch`` and ``step`` (position of the next step), ``global_step``, ``samples``,
-``stopped``, the history, and the seconds spent evaluating (left out of samples/s).
+``evaluation_due``, ``stopped``, the history, and the seconds spent evaluating (left out
+of samples/s).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tfnn.errors import UserError
 from tfnn.train.step import StepWork
 
 
-class TrainingDiverged(FloatingPointError):
+class TrainingDiverged(UserError, FloatingPointError):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -105,6 +108,7 @@ class Control:
         self.epoch, self.step = work.cursor
         self.global_step = history.steps
         self.steps_since_eval = 0
+        self.evaluation_due = False
         self.stopped = False
         self.started = time.perf_counter()
 
@@ -113,8 +117,8 @@ class Control:
         """True when no step is left to run."""
         return self.stopped or self.epoch >= self.epochs
 
-    def step_done(self) -> bool:
-        """Count one finished step; True when an evaluation is due."""
+    def count_step(self) -> None:
+        """Count one finished step and advance the position; set ``evaluation_due``."""
         # From the position, not from the batch: on an asynchronous device the batch a
         # device task loads may not be there yet when this host-side count runs.
         self.history.samples += self.work.batches.size(self.step)
@@ -125,12 +129,16 @@ class Control:
             self.on_step(1)
         if self.step == self.work.steps_per_epoch:
             self.epoch, self.step = self.epoch + 1, 0
-            return True
-        return self.eval_every is not None and self.global_step % self.eval_every == 0
+            self.evaluation_due = True
+        else:
+            self.evaluation_due = (
+                self.eval_every is not None and self.global_step % self.eval_every == 0
+            )
 
-    def evaluate(self) -> bool:
-        """Record an evaluation point; True when training should stop."""
+    def evaluate(self) -> None:
+        """Record an evaluation point; set ``stopped`` when training should stop."""
         # Reading the loss waits for the device's queued steps: training time, not evaluation.
+        self.evaluation_due = False
         mean_loss = self.work.take_loss_sum() / max(self.steps_since_eval, 1)
         begin = time.perf_counter()
         self.history.train_seconds += begin - self.started
@@ -176,4 +184,3 @@ class Control:
             )
         self.started = time.perf_counter()
         h.eval_seconds += self.started - begin
-        return self.stopped

@@ -1,4 +1,4 @@
-"""Training graphs: the tasks of one step, and the four strategies built from them.
+"""Training graphs: the tasks of one step, and the five strategies built from them.
 
 One step as tasks (layer i of L; ``F`` forward, ``BI`` input gradient, ``BW`` weight
 gradient, ``U`` update; parameterless layers have no BW/U)::
@@ -76,7 +76,7 @@ def add_forward(
     work: StepWork,
     device: str,
     suffix: str = "",
-    defer: tuple[int, ...] = (),
+    deferred_layers: tuple[int, ...] = (),
     prefetch_after_start: bool = True,
 ) -> tuple[Task, Task, list[Task], Task]:
     """Add start, prefetch, the forward chain and the loss; return them.
@@ -98,7 +98,7 @@ def add_forward(
     # workers: the forward chain (critical path) comes first, the prefetch second.
     if prefetch_after_start:
         start.precede(prefetch)
-    loss = flow.emplace(partial(work.loss, defer), name=f"loss{suffix}", device=device)
+    loss = flow.emplace(partial(work.loss, deferred_layers), name=f"loss{suffix}", device=device)
     previous.precede(loss)
     return start, prefetch, forward, loss
 
@@ -109,12 +109,12 @@ def add_backward(
     device: str,
     after: Task | None,
     suffix: str = "",
-    deferred: tuple[int, ...] = (),
+    deferred_layers: tuple[int, ...] = (),
 ) -> tuple[list[Task], Task | None]:
     """Add the backward tasks, after ``after`` (the loss) if given.
 
     Returns the sinks and the last input-gradient task (``after`` when there is none).
-    Layers in ``deferred`` get no weight-gradient or update task here (see
+    Layers in ``deferred_layers`` get no weight-gradient or update task here (see
     ``add_deferred``).
     """
     sinks = []
@@ -127,7 +127,7 @@ def add_backward(
                 partial(work.backward_input, i), name=f"BI{i}{suffix}", device=device
             )
             consumers.append(grad)
-        if i in work.trainable and i not in deferred:
+        if i in work.trainable and i not in deferred_layers:
             weight = flow.emplace(
                 partial(work.backward_weight, i), name=f"BW{i}{suffix}", device=device
             )
@@ -149,6 +149,30 @@ def _join(tasks: list[Task], target: Task) -> None:
         t.precede(target)
 
 
+def _count_and_evaluate(control: Control) -> None:
+    """After a step: count it, and evaluate when an evaluation is due."""
+    control.count_step()
+    if control.evaluation_due:
+        control.evaluate()
+
+
+def _evaluation_due(control: Control) -> int:
+    """``step?``: count the step; 1 (evaluate) when an evaluation is due, else 0 (loop)."""
+    control.count_step()
+    return 1 if control.evaluation_due else 0
+
+
+def _stop(control: Control) -> int:
+    """``go on?``: 1 (stop) when training should stop, else 0 (loop)."""
+    return 1 if control.stopped else 0
+
+
+def _step_then_stop(control: Control) -> int:
+    """``next@s``: count the step, evaluate when due; 1 (stop) when training should stop."""
+    _count_and_evaluate(control)
+    return _stop(control)
+
+
 # -- strategies ---------------------------------------------------------------------------
 
 
@@ -167,8 +191,7 @@ def run_sequential(work: StepWork, control: Control, executor: Executor, device:
                 work.update(i)
             if i > 0:
                 work.backward_input(i)
-        if control.step_done() and control.evaluate():
-            return
+        _count_and_evaluate(control)
 
 
 def two_graphs(work: StepWork, device: str) -> tuple[Taskflow, Taskflow]:
@@ -186,8 +209,7 @@ def run_two_graph(work: StepWork, control: Control, executor: Executor, device: 
     while not control.finished:
         executor.run(forward).result()
         executor.run(backward).result()
-        if control.step_done() and control.evaluate():
-            return
+        _count_and_evaluate(control)
 
 
 def add_deferred(
@@ -211,13 +233,13 @@ def condition_graph(
     ``pipelined`` moves the upper layers' weight gradients and updates into the next step
     and the prefetch beside the first layer's weight gradient (the ``pipelined`` strategy).
     """
-    late = tuple(i for i in work.trainable if i > 0) if pipelined else ()
+    deferred_layers = tuple(i for i in work.trainable if i > 0) if pipelined else ()
     tf = Taskflow("train")
     first = tf.emplace(work.prefetch, name="prefetch-first")
     start, prefetch, forward, loss = add_forward(
-        tf, work, device, defer=late, prefetch_after_start=not pipelined
+        tf, work, device, deferred_layers=deferred_layers, prefetch_after_start=not pipelined
     )
-    sinks, last_input_grad = add_backward(tf, work, device, loss, deferred=late)
+    sinks, last_input_grad = add_backward(tf, work, device, loss, deferred_layers=deferred_layers)
     first.precede(start)
     if pipelined:
         # A second worker gathers the next batch while the first layer's weight-gradient
@@ -225,24 +247,24 @@ def condition_graph(
         # first forward matmul, and each update still precedes its layer's next forward.
         (last_input_grad or start).precede(prefetch)
         for (weight, update), i in zip(
-            add_deferred(tf, work, device, late, "'"), late, strict=True
+            add_deferred(tf, work, device, deferred_layers, "'"), deferred_layers, strict=True
         ):
             start.precede(weight)
             update.precede(forward[i])
-    step = tf.condition(lambda: 1 if control.step_done() else 0, name="step?")
+    step = tf.condition(partial(_evaluation_due, control), name="step?")
     _join([prefetch, *sinks], step)
     evaluate = tf.emplace(control.evaluate, name="evaluate")
     if pipelined:
         finish = tf.placeholder(name="finish updates")
-        for weight, update in add_deferred(tf, work, device, late, "''"):
+        for weight, update in add_deferred(tf, work, device, deferred_layers, "''"):
             finish.precede(weight)
             update.precede(evaluate)
-        if not late:
+        if not deferred_layers:
             finish.precede(evaluate)
         step.precede(start, finish)
     else:
         step.precede(start, evaluate)
-    go_on = tf.condition(lambda: 1 if control.stopped else 0, name="go on?")
+    go_on = tf.condition(partial(_stop, control), name="go on?")
     done = tf.placeholder(name="done")
     evaluate.precede(go_on)
     go_on.precede(start, done)
@@ -272,9 +294,7 @@ def unrolled_graph(work: StepWork, control: Control, device: str, steps: range) 
         start, sinks = add_step(tf, work, device, suffix=f"@{s}")
         if previous is not None:
             previous.precede(start)
-        go_on = tf.condition(
-            lambda: 1 if control.step_done() and control.evaluate() else 0, name=f"next@{s}"
-        )
+        go_on = tf.condition(partial(_step_then_stop, control), name=f"next@{s}")
         _join(sinks, go_on)
         previous = go_on
     return tf

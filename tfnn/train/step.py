@@ -25,7 +25,7 @@ new value; the graph orders it after ``update(i)`` through the step's condition 
 Only ``prefetch`` touches ``next`` and only ``start`` moves it, and the graphs order
 ``prefetch`` of step k+1 after ``start`` of step k and before ``start`` of step k+1.
 
-Deferral (the ``pipelined`` graph): ``loss(defer=layers)`` marks layers whose weight
+Deferral (the ``pipelined`` graph): ``loss(deferred_layers)`` marks layers whose weight
 gradient and update run in the *next* step, through ``deferred_weight(i)`` and
 ``deferred_update(i)``, before that step's ``forward(i)``. Their inputs stay valid until
 then: ``ctx[i]`` is next written by ``forward(i)`` and ``dys[i]`` later still, both
@@ -38,8 +38,10 @@ from __future__ import annotations
 from typing import Any
 
 from tfnn.data import Batches
-from tfnn.nn.layer import Layer
+from tfnn.nn.base import Layer
+from tfnn.nn.loss import Loss
 from tfnn.nn.sequential import Sequential
+from tfnn.optim.optimizer import PerParameterOptimizer
 
 
 class StepWork:
@@ -59,8 +61,8 @@ class StepWork:
     def __init__(
         self,
         model: Layer,
-        loss: Any,
-        optimizer: Any,
+        loss: Loss,
+        optimizer: PerParameterOptimizer,
         batches: Batches,
         *,
         epochs: int,
@@ -113,13 +115,13 @@ class StepWork:
             self.acts[i], training=True, rng=self.dropout_rng
         )
 
-    def loss(self, defer: tuple[int, ...] = ()) -> None:
-        """The loss and its gradient; ``defer`` marks layers whose weight gradient and
+    def loss(self, deferred_layers: tuple[int, ...] = ()) -> None:
+        """The loss and its gradient; ``deferred_layers`` marks layers whose weight gradient and
         update this step leaves to the next (see the module docstring)."""
         value, ctx = self.loss_fn.forward(self.acts[self.depth], self.labels)
         self.dys[self.depth - 1] = self.loss_fn.backward(ctx)
         self.loss_sum = self.loss_sum + value
-        for i in defer:
+        for i in deferred_layers:
             self.deferred[i] = True
 
     def backward_input(self, i: int) -> None:

@@ -1,52 +1,38 @@
 """The Trainer: one object that trains a model with a chosen strategy.
 
-``fit`` builds the pieces and hands them to the strategy's runner (``tfnn.train.graphs``):
-``Batches`` (shuffled per epoch from ``seed``), ``StepWork`` (the step's pieces),
-``Control`` (evaluation, stopping, checkpoints, history) and an ``Executor`` whose
-``workers`` run the graph, with the backend's stream pool registered when the backend is
-a GPU. With one worker the graph runs on the calling thread (``SyncExecutor``, the same
-transitions in the same order): a hand-off to a lone worker thread only adds wake-ups,
-and torch's OpenMP teams driven from a second thread run tiny ops several times slower
-(measured on 2 cores: 2.2 ms against 0.35 ms for the same 15 small matmuls).
-BLAS threads are capped for the run (threadpoolctl) so that workers x BLAS threads do not
-oversubscribe the cores: an oversubscribed OpenBLAS busy-waits and runs many times slower.
-torch's intra-op threads are set per thread, so every thread that runs tasks (the workers,
-through the executor's ``initializer``, and the calling thread) gets the same cap
-(``Backend.limit_threads``), restored on the calling thread when ``fit`` returns.
+``fit`` goes through these steps, each in its own place:
 
-Checkpoints are written at every evaluation (atomically, see ``tfnn.checkpoint``) and
-hold the parameters, the optimizer state, the learning-rate schedule's settings and state,
-the position (epoch, step), the dropout generator's state and the history, so
-``resume=True`` continues to bitwise the same weights as a run that was never interrupted
-(numpy).
+1. check what it was given (``tfnn.train.inputs``: ``FitOptions``, ``FitData``);
+2. build the pieces: ``Batches`` (shuffled per epoch from ``seed``), ``StepWork`` (the
+   step's pieces), ``Control`` (evaluation, stopping, checkpoints, history), and, with a
+   checkpoint path, a ``RunCheckpoint`` that saves at every evaluation and, with
+   ``resume``, restores the position, weights, optimizer, schedule and generator state
+   first (``tfnn.train.run_checkpoint``); then the optimizer's learning-rate schedule
+   checks that it covers the run (``Schedule.check``);
+3. make the executor (``tfnn.train.running.make_executor``);
+4. run the strategy's runner on it to the end of training (``run_strategy``:
+   thread caps, trace, errors; the runners are in ``tfnn.train.graphs``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
-from functools import partial
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-from threadpoolctl import threadpool_limits
-
 from tfnn.backends import Backend, get_backend
-from tfnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tfnn.data import Batches
-from tfnn.executor import Executor, SyncExecutor, TaskError, TraceObserver
-from tfnn.nn.functional import accuracy
-from tfnn.nn.layer import Layer
-from tfnn.nn.layers import Linear
+from tfnn.errors import InvalidArgument, positive_int
+from tfnn.nn.base import Layer
+from tfnn.nn.loss import Loss
 from tfnn.nn.sequential import Sequential
-from tfnn.optim.schedules import ConstantLR, Schedule
-from tfnn.train.control import Control, History, TrainingDiverged
+from tfnn.optim.optimizer import PerParameterOptimizer
+from tfnn.optim.schedules import Schedule
+from tfnn.train.control import Control, History
 from tfnn.train.graphs import STRATEGIES
+from tfnn.train.inputs import FitData, FitOptions
+from tfnn.train.run_checkpoint import RunCheckpoint
+from tfnn.train.running import make_executor, run_strategy
 from tfnn.train.step import StepWork
-
-EVAL_CHUNK = 10_000
 
 
 class Trainer:
@@ -58,15 +44,15 @@ class Trainer:
         trainer = Trainer(model, nn.SoftmaxCrossEntropy(),
                           optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
                           strategy="condition", workers=2,
-                          schedule=optim.CosineDecay(total_steps=5 * 469))
+                          schedule=optim.OneCycle(total_steps=5 * 469))
         history = trainer.fit(x, y, epochs=5, batch_size=128, eval_data=(xt, yt))
     """
 
     def __init__(
         self,
         model: Layer,
-        loss: Any,
-        optimizer: Any,
+        loss: Loss,
+        optimizer: PerParameterOptimizer,
         strategy: str = "condition",
         workers: int = 2,
         backend: Backend | None = None,
@@ -76,11 +62,9 @@ class Trainer:
         schedule: Schedule | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
-            raise ValueError(
+            raise InvalidArgument(
                 f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}"
             )
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be a whole number >= 1, not {workers!r}")
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
@@ -88,19 +72,25 @@ class Trainer:
             # The optimizer reads it at each update (see tfnn.optim.schedules).
             optimizer.schedule = schedule
         self.strategy = strategy
-        self.workers = workers
+        self.workers = positive_int(workers, "workers")
         self.backend = backend or model.backend or get_backend()
         if model.backend is not self.backend:
             _move_parameters(model, self.backend)
         cores = os.cpu_count() or 1
         if blas_threads is None:
-            blas_threads = cores if strategy == "sequential" else max(1, cores // workers)
+            blas_threads = cores if strategy == "sequential" else max(1, cores // self.workers)
         self.blas_threads = blas_threads
         self.streams = streams
 
     @property
     def device(self) -> str:
-        """Where the step's math tasks run: the backend's device ("cpu" for host backends)."""
+        """The backend's device, e.g. ``"cpu"``, ``"cpu:1"`` or ``"cuda:0"``."""
+        return self.backend.device
+
+    @property
+    def task_device(self) -> str:
+        """Where the step's math tasks are placed: ``"cpu"`` (the host) for host backends,
+        whose arrays are computed where the task runs, else the backend's device."""
         device = self.backend.device
         return "cpu" if device.startswith("cpu") else device
 
@@ -126,186 +116,102 @@ class Trainer:
         ``x`` is uint8 images (normalised like MNIST) or float features, ``y`` integer
         labels. ``target_accuracy`` stops at the first evaluation that reaches it (needs
         ``eval_data``). ``checkpoint`` is written at every evaluation; with ``resume``
-        training continues from it when it exists.
+        training continues from it when it exists. ``eval_every`` adds an evaluation every
+        that many steps; ``trace`` writes a Chrome trace of the tasks; ``on_evaluation``
+        gets one dict per evaluation and ``on_step`` the number of steps done since its
+        last call.
         """
-        x, y = np.asarray(x), np.asarray(y)
-        _check_inputs(self.model, x, y, epochs, batch_size, target_accuracy, eval_data)
-        if eval_every is not None and (
-            isinstance(eval_every, bool) or not isinstance(eval_every, int) or eval_every < 1
-        ):
-            raise ValueError(f"eval_every must be a number of steps >= 1, not {eval_every!r}")
-        be = self.backend
-        batches = Batches(
-            x, y, batch_size, seed=seed, normalize=x.dtype == np.uint8, asarray=be.asarray
+        options = FitOptions.checked(
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            eval_every=eval_every,
+            target_accuracy=target_accuracy,
+            has_eval_data=eval_data is not None,
+            checkpoint=checkpoint,
+            resume=resume,
+            trace=trace,
         )
-        dropout_rng = be.rng(seed + 1)
-        history = History()
-        position = (0, 0)
-        path = Path(checkpoint) if checkpoint is not None else None
-        if resume and path is not None and path.exists():
-            position, history = self._restore(path, batch_size, seed, dropout_rng)
+        data = FitData(self.model, x, y, eval_data)
+        work, control = self._build(data, options, on_evaluation, on_step)
+        self._run(work, control, options)
+        return control.history
+
+    def _build(
+        self,
+        data: FitData,
+        options: FitOptions,
+        on_evaluation: Callable[[dict[str, Any]], None] | None,
+        on_step: Callable[[int], None] | None,
+    ) -> tuple[StepWork, Control]:
+        """The step's pieces and the run's control, restored from the checkpoint on resume."""
+        batches = data.batches(options.batch_size, options.seed, self.backend.asarray)
+        dropout_rng = self.backend.rng(options.seed + 1)
+        saved = self._run_checkpoint(options, dropout_rng)
+        position, history = (0, 0), History()
+        if saved is not None and options.resume and saved.path.exists():
+            position, history = saved.restore()
+        # The schedule's clock is the optimizer's update count (restored above).
+        remaining = (options.epochs - position[0]) * len(batches) - position[1]
+        self.optimizer.schedule.check(
+            max(self.optimizer.steps, default=0) + max(remaining, 0), data.eval_data is not None
+        )
         work = StepWork(
             self.model,
             self.loss,
             self.optimizer,
             batches,
-            epochs=epochs,
+            epochs=options.epochs,
             start_epoch=position[0],
             start_step=position[1],
             dropout_rng=dropout_rng,
         )
-        remaining = (epochs - position[0]) * len(batches) - position[1]
-        self.optimizer.schedule.check(
-            max(self.optimizer.steps, default=0) + max(remaining, 0), eval_data is not None
-        )
-        evaluate = self._accuracy_on(eval_data) if eval_data is not None else None
-        save = None
-        if path is not None:
-            checkpoint_path = path
-
-            def save(control: Control) -> None:
-                self._save(checkpoint_path, control, batch_size, seed, dropout_rng)
-
         control = Control(
             work,
-            epochs=epochs,
-            eval_every=eval_every,
-            evaluate_accuracy=evaluate,
-            target_accuracy=target_accuracy,
-            save=save,
+            epochs=options.epochs,
+            eval_every=options.eval_every,
+            evaluate_accuracy=data.accuracy_on_eval_data(self.model, self.backend),
+            target_accuracy=options.target_accuracy,
+            save=None if saved is None else saved.save,
             history=history,
             on_evaluation=on_evaluation,
             on_step=on_step,
         )
-        devices = {}
-        if self.device != "cpu":
-            devices[self.device] = be.stream_pool(self.streams)
-        # Each thread that runs tasks gets the backend's per-thread cap too (torch).
-        executor = (
-            SyncExecutor(devices=devices)
-            if self.workers == 1
-            else Executor(
-                workers=self.workers,
-                devices=devices,
-                initializer=partial(be.limit_threads, self.blas_threads),
-            )
-        )
-        previous_threads = be.limit_threads(self.blas_threads)
-        observer = TraceObserver() if trace is not None else None
-        if observer is not None:
-            executor.observe(observer)
-        try:
-            with threadpool_limits(limits=self.blas_threads, user_api="blas"):
-                STRATEGIES[self.strategy](work, control, executor, self.device)
-        except TaskError as e:
-            # Divergence is found by a task (an evaluation), but it is the run's verdict
-            # on the training, not a failure of that task.
-            if isinstance(e.__cause__, TrainingDiverged):
-                raise e.__cause__ from None
-            # Ctrl-C lands inside a task when the graph runs on this thread: it is still
-            # the user's interrupt, not that task's failure.
-            if isinstance(e.__cause__, KeyboardInterrupt):
-                raise KeyboardInterrupt from e
-            raise
-        except BaseException:
-            # Ctrl-C (or any error on this thread): stop the graph now, not at its end.
-            executor.cancel_all()
-            raise
-        finally:
-            executor.shutdown()
-            be.limit_threads(previous_threads)
-            if observer is not None and trace is not None:
-                observer.dump(trace)
-        return history
+        return work, control
 
-    def _accuracy_on(self, eval_data: tuple[Any, Any]) -> Callable[[], float]:
-        xt, yt = np.asarray(eval_data[0]), np.asarray(eval_data[1])
-        chunks = list(
-            Batches(
-                xt,
-                yt,
-                min(EVAL_CHUNK, len(yt)),
-                shuffle=False,
-                normalize=xt.dtype == np.uint8,
-                asarray=self.backend.asarray,
-            ).epoch(0)
+    def _run_checkpoint(self, options: FitOptions, dropout_rng: Any) -> RunCheckpoint | None:
+        if options.checkpoint is None:
+            return None
+        return RunCheckpoint(
+            options.checkpoint,
+            self.model,
+            self.optimizer,
+            self.backend,
+            self.strategy,
+            options.batch_size,
+            options.seed,
+            dropout_rng,
         )
 
-        def evaluate() -> float:
-            hits = sum(accuracy(self.model.predict(cx), cy) * cy.shape[0] for cx, cy in chunks)
-            return hits / len(yt)
-
-        return evaluate
-
-    def _save(
-        self, path: Path, control: Control, batch_size: int, seed: int, dropout_rng: Any
-    ) -> None:
-        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        arrays, optimizer_meta = self.optimizer.state_dict()
-        tensors.update({f"optimizer/{k}": self.backend.to_numpy(v) for k, v in arrays.items()})
-        save_checkpoint(
-            path,
-            tensors,
-            {
-                "epoch": control.epoch,
-                "step": control.step,
-                "history": control.history.to_dict(),
-                "strategy": self.strategy,
-                "model": repr(self.model),
-                "batch_size": batch_size,
-                "seed": seed,
-                "optimizer": optimizer_meta,
-                "schedule": self.optimizer.schedule.state_dict(),
-                "dropout_rng": getattr(dropout_rng, "state", None),
-            },
+    def _run(self, work: StepWork, control: Control, options: FitOptions) -> None:
+        """Run the strategy on a fresh executor to the end of training."""
+        executor = make_executor(
+            self.backend,
+            self.task_device,
+            workers=self.workers,
+            streams=self.streams,
+            blas_threads=self.blas_threads,
         )
-
-    def _restore(
-        self, path: Path, batch_size: int, seed: int, dropout_rng: Any
-    ) -> tuple[tuple[int, int], History]:
-        tensors, meta = load_checkpoint(path)
-        _, optimizer_meta = self.optimizer.state_dict()
-        expected = {
-            "model": repr(self.model),
-            "batch_size": batch_size,
-            "seed": seed,
-            # As JSON gives it back (tuples become lists), to compare like with like.
-            "optimizer": json.loads(
-                json.dumps(
-                    {
-                        "type": optimizer_meta["type"],
-                        "hyperparameters": optimizer_meta["hyperparameters"],
-                    }
-                )
-            ),
-        }
-        schedule = self.optimizer.schedule.state_dict()
-        expected["schedule"] = json.loads(json.dumps([schedule["type"], schedule["config"]]))
-        saved = dict(meta)
-        saved["optimizer"] = {
-            key: meta.get("optimizer", {}).get(key) for key in ("type", "hyperparameters")
-        }
-        # Checkpoints from before schedules ran at a constant rate.
-        saved_schedule = meta.get("schedule") or ConstantLR().state_dict()
-        saved["schedule"] = [saved_schedule["type"], saved_schedule["config"]]
-        for key, value in expected.items():
-            if saved.get(key) != value:
-                raise CheckpointError(
-                    f"{path} was written with {key}={saved.get(key)!r}, but this run has "
-                    f"{key}={value!r}; resume with the same settings or pass another "
-                    "--checkpoint path"
-                )
-        self.model.load_state_dict(
-            {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
+        run_strategy(
+            STRATEGIES[self.strategy],
+            work,
+            control,
+            executor,
+            device=self.task_device,
+            backend=self.backend,
+            blas_threads=self.blas_threads,
+            trace=options.trace,
         )
-        self.optimizer.load_state_dict(
-            {k[len("optimizer/") :]: v for k, v in tensors.items() if k.startswith("optimizer/")},
-            meta["optimizer"],
-        )
-        self.optimizer.schedule.load_state_dict(saved_schedule)
-        if meta.get("dropout_rng") is not None:
-            dropout_rng.state = meta["dropout_rng"]
-        return (meta["epoch"], meta["step"]), History.from_dict(meta["history"])
 
 
 def _move_parameters(model: Layer, backend: Backend) -> None:
@@ -317,37 +223,3 @@ def _move_parameters(model: Layer, backend: Backend) -> None:
     if isinstance(model, Sequential):
         for layer in model.layers:
             layer.backend = backend
-
-
-def _check_inputs(
-    model: Layer,
-    x: np.ndarray,
-    y: np.ndarray,
-    epochs: int,
-    batch_size: int,
-    target_accuracy: float | None,
-    eval_data: Any,
-) -> None:
-    if len(x) != len(y) or y.ndim != 1:
-        raise ValueError(
-            f"x has {len(x)} samples and y has shape {y.shape}; pass one integer label per sample"
-        )
-    if not len(x):
-        raise ValueError("no training samples; check the data path")
-    features = int(np.prod(x.shape[1:]))
-    layers = model.layers if isinstance(model, Sequential) else [model]
-    first = next((layer for layer in layers if isinstance(layer, Linear)), None)
-    if first is not None and first.in_features != features:
-        raise ValueError(
-            f"the model's first layer takes {first.in_features} features but each sample has "
-            f"{features} ({'x'.join(map(str, x.shape[1:]))}); make the first layer size "
-            f"{features} (e.g. --layers {features},...)"
-        )
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a whole number >= 1, not {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, not {batch_size!r}")
-    if target_accuracy is not None and eval_data is None:
-        raise ValueError("target_accuracy needs eval_data to measure accuracy on")
-    if target_accuracy is not None and not 0.0 < target_accuracy <= 1.0:
-        raise ValueError(f"target_accuracy is a fraction in (0, 1], not {target_accuracy!r}")

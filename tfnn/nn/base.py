@@ -1,4 +1,4 @@
-"""The layer protocol that both the reference loop and the training graphs call.
+"""``Layer``: the base class of every layer, and the contract the training graphs call.
 
 A layer holds parameters and nothing else: every call returns its context instead of
 storing it, so several micro-batches can be in flight through one layer at once.

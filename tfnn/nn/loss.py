@@ -1,14 +1,29 @@
-"""Loss layers: ``forward(prediction, target) -> (value, ctx)`` and ``backward(ctx) -> dpred``.
+"""Loss objects: ``forward(prediction, target) -> (value, ctx)`` and ``backward(ctx) -> dpred``.
 
 The value is a 0-d array on the device (reading it as a float synchronises); see
-``tfnn.nn.functional.loss`` for the formulas.
+``tfnn.nn.functional.loss`` for the formulas. ``Loss`` is the protocol the Trainer asks
+for: any object with these two methods (a user's own loss) will do.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from tfnn.nn import functional as F
+
+
+class Loss(Protocol):
+    """What ``Trainer`` needs of a loss.
+
+    Example::
+
+        value, ctx = loss.forward(logits, labels)   # value: a 0-d array
+        dlogits = loss.backward(ctx)
+    """
+
+    def forward(self, prediction: Any, target: Any, /) -> tuple[Any, Any]: ...
+
+    def backward(self, ctx: Any, /) -> Any: ...
 
 
 class SoftmaxCrossEntropy:
