@@ -91,7 +91,10 @@ def _info_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from tfnn.parallel.info import format_mpi, mpi_info
+
     print(format_backends(describe_backends()))
+    print(format_mpi(mpi_info()))
     return 0
 
 

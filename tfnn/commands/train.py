@@ -12,11 +12,17 @@ MNIST with ``--epochs 10`` (seeds 0-2: ``python bench/quality_mlp.py``, whose re
 bench/results/recipe-seeds.json).
 
 Output: a progress bar on stderr (terminal only), one line per evaluation on stdout and
-in ``--metrics``, then one summary line. Every error a user can cause here (bad data, a
-model that does not fit the data, an unusable checkpoint, a diverged run, a failing task)
-becomes a ``CommandError``. A checkpoint already on disk is never lost: without
-``--resume`` the command refuses to start over it, and the Trainer writes checkpoints
-atomically and never after a diverged step.
+in ``--metrics``, then one summary line. Under an MPI launcher with several ranks
+(``mpiexec -n 4 tfnn train ...``, ``srun``) the run is data parallel (``--distributed``,
+``tfnn.parallel``): ``--batch-size`` stays the global batch, rank 0 alone prints and
+writes metrics and checkpoints, and a GPU backend gives rank r the device
+``cuda:(local rank mod device count)`` unless ``--device`` says otherwise.
+
+Every error a user can cause here (bad data, a model that does not fit the data, an
+unusable checkpoint, a diverged run, a failing task) becomes a ``CommandError``. A
+checkpoint already on disk is never lost: without ``--resume`` the command refuses to
+start over it, and the Trainer writes checkpoints atomically and never after a diverged
+step.
 
 Example::
 
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import math
 import os
 import time
@@ -45,6 +52,8 @@ from tfnn.commands.progress import Progress, format_rate
 from tfnn.data import load_mnist, load_mnist_sample
 from tfnn.data.mnist import DATA_DIR_ENV
 from tfnn.executor import TaskError
+from tfnn.parallel import DISTRIBUTED_CHOICES, DistributedError, placement
+from tfnn.parallel.launcher import rank_device
 from tfnn.train import STRATEGIES, Trainer, TrainingDiverged
 
 HELP = "train an MLP on MNIST (the embedded sample unless --data-dir is given)"
@@ -63,6 +72,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--workers", type=positive_int, default=2, help="executor threads (default 2)"
+    )
+    where.add_argument(
+        "--distributed",
+        choices=DISTRIBUTED_CHOICES,
+        default="auto",
+        help="data parallel over MPI: auto (when launched as several ranks, the default), "
+        "mpi (require it) or none (one process)",
     )
     add_model_arguments(parser)
     optimizer = parser.add_argument_group("optimizer")
@@ -114,7 +130,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train as the flags say; print the evaluations and a summary; return 0."""
     _check_checkpoint_flags(args.checkpoint, args.resume)
-    backend = get_backend(args.backend, args.device)
+    where = placement()
+    if args.distributed == "none":
+        where = type(where)()
+    if where.rank != 0:
+        # Rank 0 speaks for the job; the others train quietly (errors still reach stderr).
+        with contextlib.redirect_stdout(io.StringIO()):
+            args.metrics = None
+            return _train(args, where.size, where.local_rank)
+    return _train(args, where.size, where.local_rank)
+
+
+def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
+    device = args.device
+    if ranks > 1 and device is None and not os.environ.get("TFNN_DEVICE"):
+        device = rank_device(args.backend, local_rank)
+    backend = get_backend(args.backend, device)
     with _user_errors():
         (x, y), (xt, yt) = _load_data(args.data_dir)
         _check_classes(args.layers[-1], y, yt)
@@ -128,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             backend=backend,
             schedule=optim.make_schedule(args.schedule, steps, args.warmup_steps),
+            distributed=args.distributed,
         )
         begin = time.perf_counter()
         with Progress(steps, args.metrics) as progress, _quiet_overflow():
@@ -152,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         f"steps {history.steps}  time {time.perf_counter() - begin:.1f} s  "
         f"{format_rate(history.samples_per_second)} samples/s  backend {backend.name}  "
         f"device {backend.device}  strategy {args.strategy}"
+        + (f"  ranks {trainer.parallel.size}" if trainer.parallel is not None else "")
     )
     return 0
 
@@ -249,7 +282,7 @@ def _user_errors() -> Iterator[None]:
         if isinstance(cause, (TrainingDiverged, ValueError)):
             raise CommandError(str(cause)) from e
         raise CommandError(str(e)) from e
-    except (TrainingDiverged, ValueError) as e:
+    except (TrainingDiverged, ValueError, DistributedError) as e:
         raise CommandError(str(e)) from e
 
 

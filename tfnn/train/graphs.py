@@ -46,6 +46,13 @@ Strategies (all call ``StepWork``'s pieces with the same data flow):
   each ending in a condition that continues to the next step (0) or stops (1); the graph
   is run once per epoch.
 
+Data parallel (``work.reducer`` set, see ``tfnn.parallel``): each step's backward gets
+allreduce tasks ``BW(i) -> AR(b) -> U(i)`` (``tfnn.parallel.graph.wire_allreduce``), with
+each weight gradient listed before its input gradient, so the worker starts the upper
+layers' exchange first and computes the rest of the backward pass while it runs;
+``sequential`` reduces all buckets after the backward pass; ``pipelined`` does not
+support it (its deferred updates would need their own exchange order).
+
 Device tasks (F, loss, BI, BW, U) go to ``device``; ``start``, ``prefetch`` and the
 conditions run on the host, and ``step?``/``go on?`` read no device data, so a GPU run
 synchronises the host only in ``evaluate``.
@@ -58,6 +65,7 @@ from functools import partial
 
 from tfnn.executor import Executor, Task, Taskflow
 from tfnn.executor.graph import FlowBuilder
+from tfnn.parallel.graph import wire_allreduce
 from tfnn.train.control import Control
 from tfnn.train.step import StepWork
 
@@ -119,8 +127,11 @@ def add_backward(
     """
     sinks = []
     dy_from = after
+    weights: dict[int, Task] = {}
+    updates: dict[int, Task] = {}
     for i in reversed(range(work.depth)):
-        # The input-gradient chain is the critical path: list it first (run inline).
+        # The input-gradient chain is the critical path: list it first (run inline);
+        # in a data-parallel run the exchange is, so the weight gradient goes first.
         consumers = []
         if i > 0:
             grad = flow.emplace(
@@ -132,13 +143,19 @@ def add_backward(
                 partial(work.backward_weight, i), name=f"BW{i}{suffix}", device=device
             )
             update = flow.emplace(partial(work.update, i), name=f"U{i}{suffix}", device=device)
-            weight.precede(update)
-            consumers.append(weight)
+            if work.reducer is None:
+                weight.precede(update)
+                consumers.append(weight)
+            else:
+                consumers.insert(0, weight)
+            weights[i], updates[i] = weight, update
             sinks.append(update)
         if dy_from is not None:
             dy_from.precede(*consumers)
         if i > 0:
             dy_from = grad
+    if work.reducer is not None and weights:
+        wire_allreduce(flow, work.reducer, weights, updates, work.reduce_device, suffix)
     if dy_from is not None and dy_from is not after and not dy_from.successors:
         sinks.append(dy_from)
     return sinks, dy_from
@@ -188,9 +205,14 @@ def run_sequential(work: StepWork, control: Control, executor: Executor, device:
         for i in reversed(range(work.depth)):
             if i in work.trainable:
                 work.backward_weight(i)
-                work.update(i)
+                if work.reducer is None:
+                    work.update(i)
             if i > 0:
                 work.backward_input(i)
+        if work.reducer is not None:
+            work.reducer.reduce_all()
+            for i in work.trainable:
+                work.update(i)
         _count_and_evaluate(control)
 
 

@@ -103,25 +103,42 @@ class FitData:
             asarray=asarray,
         )
 
-    def accuracy_on_eval_data(self, model: Layer, backend: Backend) -> Callable[[], float] | None:
-        """A function measuring ``model``'s accuracy on the evaluation data (None without)."""
+    def accuracy_on_eval_data(
+        self, model: Layer, backend: Backend, parallel: Any = None
+    ) -> Callable[[], float] | None:
+        """A function measuring ``model``'s accuracy on the evaluation data (None without).
+
+        With ``parallel`` (a ``tfnn.parallel.DataParallel``) each rank counts the hits on
+        its part of the data and the counts are summed, so every rank gets the same
+        accuracy, the one a single process measures.
+        """
         if self.eval_data is None:
             return None
         xt, yt = self.eval_data
-        chunks = list(
-            Batches(
-                xt,
-                yt,
-                min(EVAL_CHUNK, len(yt)),
-                shuffle=False,
-                normalize=xt.dtype == np.uint8,
-                asarray=backend.asarray,
-            ).epoch(0)
+        total = len(yt)
+        if parallel is not None:
+            lo, hi = parallel.eval_bounds(total)
+            xt, yt = xt[lo:hi], yt[lo:hi]
+        chunks = (
+            list(
+                Batches(
+                    xt,
+                    yt,
+                    min(EVAL_CHUNK, len(yt)),
+                    shuffle=False,
+                    normalize=xt.dtype == np.uint8,
+                    asarray=backend.asarray,
+                ).epoch(0)
+            )
+            if len(yt)
+            else []
         )
 
         def evaluate() -> float:
             hits = sum(accuracy(model.predict(cx), cy) * cy.shape[0] for cx, cy in chunks)
-            return hits / len(yt)
+            if parallel is not None:
+                hits = parallel.reduce_values([hits])[0]
+            return hits / total
 
         return evaluate
 

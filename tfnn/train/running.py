@@ -31,10 +31,17 @@ from tfnn.train.step import StepWork
 
 
 def make_executor(
-    backend: Backend, device: str, *, workers: int, streams: int, blas_threads: int
+    backend: Backend,
+    device: str,
+    *,
+    workers: int,
+    streams: int,
+    blas_threads: int,
+    extra_devices: dict[str, Any] | None = None,
 ) -> Executor:
-    """The executor for a fit on ``backend``, its tasks placed on ``device``."""
-    devices: dict[str, Any] = {}
+    """The executor for a fit on ``backend``, its tasks placed on ``device``; with
+    ``extra_devices`` (a data-parallel run's communicator) registered beside it."""
+    devices: dict[str, Any] = dict(extra_devices or {})
     if device != "cpu":
         devices[device] = backend.stream_pool(streams)
     if workers == 1:

@@ -25,6 +25,13 @@ new value; the graph orders it after ``update(i)`` through the step's condition 
 Only ``prefetch`` touches ``next`` and only ``start`` moves it, and the graphs order
 ``prefetch`` of step k+1 after ``start`` of step k and before ``start`` of step k+1.
 
+Data parallelism (``tfnn.parallel``): ``batches`` may be one rank's ``ShardedBatches``;
+``prefetch`` then also takes the rank's ``share`` of the global batch, and ``loss``
+weights the loss and its gradient by it, so the sum over ranks is the global batch's
+mean. ``reducer`` (set by ``DataParallel.attach``) makes the graphs add allreduce tasks
+between each weight gradient and its update (on ``reduce_device``), and
+``reduce_values`` sums the loss over the ranks before anyone reads it.
+
 Deferral (the ``pipelined`` graph): ``loss(deferred_layers)`` marks layers whose weight
 gradient and update run in the *next* step, through ``deferred_weight(i)`` and
 ``deferred_update(i)``, before that step's ``forward(i)``. Their inputs stay valid until
@@ -35,6 +42,7 @@ device they are set and cleared in device order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tfnn.data import Batches
@@ -86,13 +94,18 @@ class StepWork:
         self.epochs = epochs
         self.dropout_rng = dropout_rng
         self.cursor = (start_epoch, start_step)
-        self.next: tuple[Any, Any] | None = None
+        self.next: tuple[Any, Any, float] | None = None
         self.acts: list[Any] = [None] * (self.depth + 1)
         self.ctx: list[Any] = [None] * self.depth
         self.dys: list[Any] = [None] * self.depth
         self.labels: Any = None
         self.loss_sum: Any = 0.0
         self.deferred = [False] * self.depth
+        self.share = 1.0
+        self._share_of: Callable[[int], float] | None = getattr(batches, "share", None)
+        self.reducer: Any = None
+        self.reduce_device = "cpu"
+        self.reduce_values: Callable[[list[float]], list[float]] | None = None
 
     def prefetch(self) -> None:
         """Load the batch at ``cursor`` into ``next`` and advance the cursor."""
@@ -100,14 +113,15 @@ class StepWork:
         if epoch >= self.epochs:
             self.next = None
             return
-        self.next = self.batches.batch(epoch, step)
+        share = 1.0 if self._share_of is None else self._share_of(step)
+        self.next = (*self.batches.batch(epoch, step), share)
         step += 1
         self.cursor = (epoch + 1, 0) if step == self.steps_per_epoch else (epoch, step)
 
     def start(self) -> None:
         """Make the prefetched batch the current one."""
         assert self.next is not None, "start() before prefetch()"
-        self.acts[0], self.labels = self.next
+        self.acts[0], self.labels, self.share = self.next
         self.next = None
 
     def forward(self, i: int) -> None:
@@ -119,7 +133,13 @@ class StepWork:
         """The loss and its gradient; ``deferred_layers`` marks layers whose weight gradient and
         update this step leaves to the next (see the module docstring)."""
         value, ctx = self.loss_fn.forward(self.acts[self.depth], self.labels)
-        self.dys[self.depth - 1] = self.loss_fn.backward(ctx)
+        dy = self.loss_fn.backward(ctx)
+        if self.share != 1.0:
+            # This rank's mean weighted by its part of the global batch: the allreduce's
+            # sum over the ranks is then the global batch's mean (an uneven split too).
+            value = value * self.share
+            dy = dy * self.share
+        self.dys[self.depth - 1] = dy
         self.loss_sum = self.loss_sum + value
         for i in deferred_layers:
             self.deferred[i] = True
@@ -148,6 +168,9 @@ class StepWork:
             self.update(i)
 
     def take_loss_sum(self) -> float:
-        """The summed loss since the last call, read on the host (a sync on a GPU)."""
+        """The summed loss since the last call, read on the host (a sync on a GPU), summed
+        over the ranks of a data-parallel run (every rank gets the same number)."""
         value, self.loss_sum = self.loss_sum, 0.0
+        if self.reduce_values is not None:
+            return self.reduce_values([float(value)])[0]
         return float(value)

@@ -12,12 +12,21 @@
 3. make the executor (``tfnn.train.running.make_executor``);
 4. run the strategy's runner on it to the end of training (``run_strategy``:
    thread caps, trace, errors; the runners are in ``tfnn.train.graphs``).
+
+Data parallel (``distributed``, see ``tfnn.parallel``): launched as one of several MPI
+ranks (``"auto"``, the default) or told so (``"mpi"``, a communicator, a
+``DataParallel``), each rank trains on its slice of every global batch (``batch_size``
+stays global) with allreduce tasks in the graph; BLAS threads default to this rank's
+share of the node's cores; evaluation is sharded and its counts summed; rank 0 alone
+writes checkpoints and calls ``on_evaluation``/``on_step``; a trace goes to one file per
+rank (``t.json``, ``t.rank1.json``, ...); a failure on one rank aborts the job.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tfnn.backends import Backend, get_backend
@@ -27,7 +36,8 @@ from tfnn.nn.loss import Loss
 from tfnn.nn.sequential import Sequential
 from tfnn.optim.optimizer import PerParameterOptimizer
 from tfnn.optim.schedules import Schedule
-from tfnn.train.control import Control, History
+from tfnn.parallel import DataParallel, blas_threads_per_rank, placement
+from tfnn.train.control import Control, History, TrainingDiverged
 from tfnn.train.graphs import STRATEGIES
 from tfnn.train.inputs import FitData, FitOptions
 from tfnn.train.run_checkpoint import RunCheckpoint
@@ -59,6 +69,7 @@ class Trainer:
         *,
         blas_threads: int | None = None,
         streams: int = 4,
+        distributed: Any = "auto",
         schedule: Schedule | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
@@ -76,7 +87,15 @@ class Trainer:
         self.backend = backend or model.backend or get_backend()
         if model.backend is not self.backend:
             _move_parameters(model, self.backend)
+        self.parallel = DataParallel.create(distributed)
+        if self.parallel is not None and strategy == "pipelined":
+            raise InvalidArgument(
+                "the pipelined strategy does not support data-parallel training; use "
+                "--strategy condition (the default), or --distributed none"
+            )
         cores = os.cpu_count() or 1
+        if self.parallel is not None:
+            cores = blas_threads_per_rank(placement().local_size, cores)
         if blas_threads is None:
             blas_threads = cores if strategy == "sequential" else max(1, cores // self.workers)
         self.blas_threads = blas_threads
@@ -145,7 +164,10 @@ class Trainer:
         on_step: Callable[[int], None] | None,
     ) -> tuple[StepWork, Control]:
         """The step's pieces and the run's control, restored from the checkpoint on resume."""
-        batches = data.batches(options.batch_size, options.seed, self.backend.asarray)
+        batches: Any = data.batches(options.batch_size, options.seed, self.backend.asarray)
+        parallel = self.parallel
+        if parallel is not None:
+            batches = parallel.shard(batches)
         dropout_rng = self.backend.rng(options.seed + 1)
         saved = self._run_checkpoint(options, dropout_rng)
         position, history = (0, 0), History()
@@ -166,16 +188,19 @@ class Trainer:
             start_step=position[1],
             dropout_rng=dropout_rng,
         )
+        root = parallel is None or parallel.is_root
+        if parallel is not None:
+            parallel.attach(work, self.backend)
         control = Control(
             work,
             epochs=options.epochs,
             eval_every=options.eval_every,
-            evaluate_accuracy=data.accuracy_on_eval_data(self.model, self.backend),
+            evaluate_accuracy=data.accuracy_on_eval_data(self.model, self.backend, parallel),
             target_accuracy=options.target_accuracy,
-            save=None if saved is None else saved.save,
+            save=None if saved is None or not root else saved.save,
             history=history,
-            on_evaluation=on_evaluation,
-            on_step=on_step,
+            on_evaluation=on_evaluation if root else None,
+            on_step=on_step if root else None,
         )
         return work, control
 
@@ -195,23 +220,38 @@ class Trainer:
 
     def _run(self, work: StepWork, control: Control, options: FitOptions) -> None:
         """Run the strategy on a fresh executor to the end of training."""
+        parallel = self.parallel
         executor = make_executor(
             self.backend,
             self.task_device,
             workers=self.workers,
             streams=self.streams,
             blas_threads=self.blas_threads,
+            extra_devices=parallel.devices() if parallel is not None else None,
         )
-        run_strategy(
-            STRATEGIES[self.strategy],
-            work,
-            control,
-            executor,
-            device=self.task_device,
-            backend=self.backend,
-            blas_threads=self.blas_threads,
-            trace=options.trace,
-        )
+        trace = options.trace
+        if parallel is not None and trace is not None:
+            trace = Path(parallel.trace_path(trace))
+        try:
+            run_strategy(
+                STRATEGIES[self.strategy],
+                work,
+                control,
+                executor,
+                device=self.task_device,
+                backend=self.backend,
+                blas_threads=self.blas_threads,
+                trace=trace,
+            )
+        except TrainingDiverged:
+            raise  # decided from the loss summed over the ranks: every rank stops here
+        except BaseException as e:
+            if parallel is not None:
+                parallel.fail(e)  # the other ranks would wait in their next allreduce
+            raise
+        finally:
+            if parallel is not None:
+                parallel.close()
 
 
 def _move_parameters(model: Layer, backend: Backend) -> None:

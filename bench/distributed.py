@@ -1,0 +1,403 @@
+"""Data-parallel training over MPI on full MNIST: tfnn's ranks against the alternatives.
+
+Contenders, each a fresh process (or ``mpiexec -n 2`` job), run in interleaved rounds,
+one epoch each, the same initial weights and the same global batches (SGD lr 0.05
+momentum 0.9), for both networks (784-256-128-10 batch 128; 784-64-32-16-8-10 batch 100):
+
+- ``numpy-loop``      the hand-written numpy step, 1 process x 2 BLAS threads;
+- ``tfnn-1``          ``Trainer`` with its defaults, 1 process;
+- ``tfnn-2``          ``Trainer`` on 2 ranks x 1 BLAS thread, overlap on (AR tasks on the
+                      communicator's stream); ``tfnn-2-sync``: overlap off (AR on the worker);
+- ``ddp-gloo-2``      PyTorch DistributedDataParallel over gloo, 2 ranks x 1 thread;
+- ``mpi4py-loop-2``   the numpy step on half the batch with one blocking Allreduce per step.
+
+A modelled network (``tfnn.parallel.Modelled``: latency + bytes / bandwidth of a ring
+allreduce, slept on the stream's thread after the real one) shows how much of the
+exchange the graph hides: ``tfnn-2@10G`` / ``@100G`` on the 2 real ranks, overlap on and
+off; and N = 2, 4, 8 ranks simulated by *one* process computing B/N samples per step
+(each rank on its own machine: this 2-core machine cannot run 8 ranks side by side), with
+``sim-N`` the compute alone (no network) for reference.
+
+Reported per contender: median samples/s (the global batch), ratios, and the allreduce
+seconds per step (time inside the allreduce, waiting for the partner included).
+
+    python bench/distributed.py [--data-dir ../shared/data/mnist] [--rounds 3] \
+        [--out bench/results/distributed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
+WORKLOADS = {"mlp": 128, "taskflow-mnist": 100}
+LR, MOMENTUM = 0.05, 0.9
+NETWORKS = {"10G": (10e-6, 10e9), "100G": (10e-6, 100e9)}
+
+
+# -- workers: one contender's run, in this process ------------------------------------
+
+
+def _placement() -> tuple[int, int]:
+    from tfnn.parallel import placement
+
+    where = placement()
+    return where.rank, where.size
+
+
+def _data(data_dir: str, model: str) -> tuple[Any, Any, Any]:
+    from tfnn.bench.models import MODELS, initial_weights, load_data
+
+    data = load_data(data_dir)
+    return data.x_train, data.y_train, initial_weights(MODELS[model])
+
+
+def _loop(args: argparse.Namespace, comm: Any = None) -> dict[str, Any]:
+    """The numpy step, alone (``comm`` None) or on a shard with one Allreduce per step."""
+    from tfnn.bench.references import NumpyMLP
+    from tfnn.data import Batches
+    from tfnn.parallel.sharding import ShardedBatches
+
+    x, y, weights = _data(args.data_dir, args.model)
+    batches: Any = Batches(x, y, WORKLOADS[args.model], seed=0)
+    net: Any = NumpyMLP(weights, LR, MOMENTUM)
+    if comm is not None:
+        batches = ShardedBatches(batches, comm.Get_rank(), comm.Get_size())
+        net = _AllreduceMLP(weights, comm)
+    reduce_seconds = 0.0
+    begin = time.perf_counter()
+    for step in range(len(batches)):
+        xb, yb = batches.batch(0, step)
+        if comm is None:
+            net.step(xb, yb)
+        else:
+            reduce_seconds += net.step_shared(xb, yb, batches.share(step))
+    seconds = time.perf_counter() - begin
+    return {
+        "samples_per_second": len(y) / seconds,
+        "allreduce_per_step": reduce_seconds / len(batches),
+    }
+
+
+class _AllreduceMLP:
+    """``NumpyMLP`` whose gradients are summed over the ranks before the update."""
+
+    def __init__(self, weights: dict[str, np.ndarray], comm: Any) -> None:
+        from tfnn.bench.references import NumpyMLP
+
+        self.net = NumpyMLP(weights, LR, MOMENTUM)
+        self.comm = comm
+        self.grads: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self.net._update = lambda i, dW, db: self.grads.append((i, dW, db))  # type: ignore[method-assign]
+
+    def step_shared(self, x: np.ndarray, y: np.ndarray, share: float) -> float:
+        from mpi4py import MPI
+
+        from tfnn.bench.references import NumpyMLP
+
+        self.grads.clear()
+        self.net.step(x, y)
+        flat = np.concatenate([g.ravel() for _, dW, db in self.grads for g in (dW, db)])
+        flat *= np.float32(share)
+        begin = time.perf_counter()
+        self.comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
+        seconds = time.perf_counter() - begin
+        offset = 0
+        for i, dW, db in self.grads:
+            parts = []
+            for g in (dW, db):
+                parts.append(flat[offset : offset + g.size].reshape(g.shape))
+                offset += g.size
+            NumpyMLP._update(self.net, i, *parts)
+        return seconds
+
+
+def _ddp(args: argparse.Namespace) -> dict[str, Any]:
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from tfnn.bench.references import TorchMLP
+    from tfnn.data import Batches
+    from tfnn.parallel.sharding import ShardedBatches
+
+    torch.set_num_threads(1)
+    rank, size = _placement()
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{args.port}", rank=rank, world_size=size
+    )
+    x, y, weights = _data(args.data_dir, args.model)
+    batches = ShardedBatches(Batches(x, y, WORKLOADS[args.model], seed=0), rank, size)
+    net = TorchMLP(weights, LR, MOMENTUM, "cpu")
+    model = DistributedDataParallel(net.model)
+    begin = time.perf_counter()
+    for step in range(len(batches)):
+        xb, yb = batches.batch(0, step)
+        net.optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(xb)), torch.from_numpy(yb))
+        loss.backward()
+        net.optimizer.step()
+    seconds = time.perf_counter() - begin
+    dist.destroy_process_group()
+    return {"samples_per_second": len(y) / seconds}
+
+
+def _tfnn(args: argparse.Namespace) -> dict[str, Any]:
+    from tfnn import nn, optim
+    from tfnn.backends import get_backend
+    from tfnn.bench.models import MODELS, tfnn_model
+    from tfnn.parallel import DataParallel, Modelled, MPICommunicator, NetworkModel, Single
+    from tfnn.train import Trainer
+
+    x, y, weights = _data(args.data_dir, args.model)
+    model = tfnn_model(MODELS[args.model], weights, get_backend("numpy"))
+    distributed: Any = None
+    if args.ranks > 1 or args.network:
+        inner: Any = MPICommunicator() if _placement()[1] > 1 else Single()
+        comm = inner
+        if args.network:
+            latency, bandwidth = NETWORKS[args.network]
+            comm = Modelled(inner, NetworkModel(latency, bandwidth), size=args.ranks)
+        elif args.ranks > inner.size:
+            comm = Modelled(inner, NetworkModel(0.0, float("inf")), size=args.ranks)
+        distributed = DataParallel(comm, overlap=args.overlap == "on")
+    kwargs: dict[str, Any] = {} if args.default else {"workers": 1, "blas_threads": args.threads}
+    trainer = Trainer(
+        model,
+        nn.SoftmaxCrossEntropy(),
+        optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM),
+        distributed=distributed,
+        **kwargs,
+    )
+    history = trainer.fit(x, y, epochs=1, batch_size=WORKLOADS[args.model], seed=0)
+    result = {"samples_per_second": history.samples_per_second}
+    reducer = distributed.last_reducer if distributed is not None else None
+    if reducer is not None:
+        result["allreduce_per_step"] = reducer.seconds / max(1, history.steps)
+    return result
+
+
+def worker(args: argparse.Namespace) -> None:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        if args.kind == "loop":
+            result = _loop(args)
+        elif args.kind == "mpi4py-loop":
+            from mpi4py import MPI
+
+            result = _loop(args, MPI.COMM_WORLD)
+        elif args.kind == "ddp":
+            result = _ddp(args)
+        else:
+            result = _tfnn(args)
+    if _placement()[0] == 0:
+        print("RESULT " + json.dumps(result), flush=True)
+
+
+# -- the driver: contenders as processes, interleaved rounds ---------------------------
+
+
+def contenders(model: str, sim_ranks: tuple[int, ...]) -> dict[str, tuple[int, list[str]]]:
+    """name -> (ranks to launch, worker arguments)."""
+    runs: dict[str, tuple[int, list[str]]] = {
+        "numpy-loop": (1, ["--kind", "loop", "--threads", "2"]),
+        "tfnn-1": (1, ["--kind", "tfnn", "--default", "--threads", "2"]),
+        "tfnn-2": (2, ["--kind", "tfnn", "--ranks", "2"]),
+        "tfnn-2-sync": (2, ["--kind", "tfnn", "--ranks", "2", "--overlap", "off"]),
+        "ddp-gloo-2": (2, ["--kind", "ddp"]),
+        "mpi4py-loop-2": (2, ["--kind", "mpi4py-loop"]),
+    }
+    for net in NETWORKS if model == "mlp" else ("10G",):
+        for overlap in ("on", "off"):
+            tail = ["--network", net, "--overlap", overlap]
+            runs[f"tfnn-2@{net}-{overlap}"] = (2, ["--kind", "tfnn", "--ranks", "2", *tail])
+    for n in sim_ranks:
+        runs[f"sim-{n}"] = (1, ["--kind", "tfnn", "--ranks", str(n)])
+        for net in NETWORKS:
+            for overlap in ("on", "off"):
+                tail = ["--network", net, "--overlap", overlap]
+                runs[f"sim-{n}@{net}-{overlap}"] = (1, ["--kind", "tfnn", "--ranks", str(n), *tail])
+    return runs
+
+
+def launch(
+    ranks: int, worker_args: list[str], model: str, data_dir: str, port: int
+) -> dict[str, Any]:
+    script = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", model]
+    command = [*script, "--data-dir", data_dir, "--port", str(port), *worker_args]
+    if ranks > 1:
+        command = [str(Path(sys.executable).with_name("mpiexec")), "-n", str(ranks), *command]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(json.loads(line[len("RESULT ") :]))
+    raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    port = 29500
+    for model in args.models:
+        runs = contenders(model, tuple(args.sim_ranks))
+        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
+        for r in range(args.rounds):
+            for name, (ranks, worker_args) in runs.items():
+                port += 1
+                samples[name].append(launch(ranks, worker_args, model, args.data_dir, port))
+                speed = samples[name][-1]["samples_per_second"]
+                print(f"{model} round {r} {name:22s} {speed:10.0f} samples/s", flush=True)
+        results[model] = summarize(samples)
+    return results
+
+
+def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for name, runs in samples.items():
+        speeds = [r["samples_per_second"] for r in runs]
+        row = {"samples_per_second": statistics.median(speeds), "runs": speeds}
+        reduce = [r["allreduce_per_step"] for r in runs if "allreduce_per_step" in r]
+        if reduce:
+            row["allreduce_ms_per_step"] = 1e3 * statistics.median(reduce)
+        table[name] = row
+    base = table["numpy-loop"]["samples_per_second"]
+    ddp = table["ddp-gloo-2"]["samples_per_second"]
+    for row in table.values():
+        row["vs_numpy_loop"] = row["samples_per_second"] / base
+        row["vs_ddp_gloo"] = row["samples_per_second"] / ddp
+    return table
+
+
+def targets(results: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for model, table in results.items():
+        best = max(
+            table["tfnn-2"]["samples_per_second"], table["tfnn-2-sync"]["samples_per_second"]
+        )
+        out[f"{model}: 2 ranks >= 1.05x numpy loop"] = (
+            best / table["numpy-loop"]["samples_per_second"]
+        )
+        out[f"{model}: 2 ranks >= 3x DDP gloo"] = best / table["ddp-gloo-2"]["samples_per_second"]
+    mlp = results.get("mlp")
+    if mlp and "tfnn-2@10G-on" in mlp:
+        on, off = mlp["tfnn-2@10G-on"], mlp["tfnn-2@10G-off"]
+        out["mlp: 10G overlap on >= 1.2x off (2 real ranks)"] = (
+            on["samples_per_second"] / off["samples_per_second"]
+        )
+        for n in (2, 4, 8):
+            if f"sim-{n}@10G-on" in mlp:
+                ratio = (
+                    mlp[f"sim-{n}@10G-on"]["samples_per_second"]
+                    / mlp[f"sim-{n}@10G-off"]["samples_per_second"]
+                )
+                out[f"mlp: 10G overlap on / off, {n} simulated ranks"] = ratio
+    return out
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2 * len(results), figsize=(7 * len(results) * 2, 5))
+    for k, (model, table) in enumerate(results.items()):
+        real = [n for n in table if not n.startswith("sim-")]
+        ax = axes[2 * k]
+        ax.barh(real, [table[n]["samples_per_second"] / 1e3 for n in real], color="tab:blue")
+        ax.set_xlabel("k samples/s (median)")
+        ax.set_title(f"{model}: processes on this machine")
+        ax = axes[2 * k + 1]
+        for net in NETWORKS:
+            for overlap, style in (("on", "-o"), ("off", "--o")):
+                ranks = [n for n in (2, 4, 8) if f"sim-{n}@{net}-{overlap}" in table]
+                speeds = [
+                    table[f"sim-{n}@{net}-{overlap}"]["samples_per_second"] / 1e3 for n in ranks
+                ]
+                ax.plot(ranks, speeds, style, label=f"{net} overlap {overlap}")
+        ranks = [n for n in (2, 4, 8) if f"sim-{n}" in table]
+        ax.plot(
+            ranks,
+            [table[f"sim-{n}"]["samples_per_second"] / 1e3 for n in ranks],
+            ":k",
+            label="no network",
+        )
+        ax.set_xlabel("ranks (simulated, one machine each)")
+        ax.set_ylabel("k samples/s")
+        ax.set_title(f"{model}: modelled network")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="mode")
+    run = sub.add_parser("run", help="measure every contender (the default)")
+    run.add_argument("--data-dir", default=str(DATA_DIR))
+    run.add_argument("--rounds", type=int, default=3)
+    run.add_argument("--models", nargs="+", default=list(WORKLOADS))
+    run.add_argument("--sim-ranks", nargs="*", type=int, default=[2, 4, 8])
+    run.add_argument("--out", default=str(Path(__file__).parent / "results/distributed.json"))
+    work = sub.add_parser("worker", help="one contender's run (the driver starts these)")
+    work.add_argument("--kind", choices=("loop", "mpi4py-loop", "ddp", "tfnn"), required=True)
+    work.add_argument("--model", choices=list(WORKLOADS), required=True)
+    work.add_argument("--data-dir", required=True)
+    work.add_argument("--threads", type=int, default=1)
+    work.add_argument("--ranks", type=int, default=1)
+    work.add_argument("--network", choices=list(NETWORKS))
+    work.add_argument("--overlap", choices=("on", "off"), default="on")
+    work.add_argument("--default", action="store_true", help="Trainer's own defaults")
+    work.add_argument("--port", type=int, default=29500)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(given if given[:1] in (["run"], ["worker"]) else ["run", *given])
+    if args.mode == "worker":
+        worker(args)
+        return 0
+    begin = time.time()
+    results = measure(args)
+    from tfnn.bench.report import environment
+
+    report = {
+        "command": " ".join(["python bench/distributed.py", *given]),
+        "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(begin)),
+        "minutes": (time.time() - begin) / 60,
+        "machine_note": "shared with other agents while measured (noisy)",
+        "environment": environment(),
+        "networks": {k: {"latency_s": v[0], "bandwidth_bps": v[1]} for k, v in NETWORKS.items()},
+        "results": results,
+        "targets": targets(results),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    plot(results, out.with_suffix(".png"))
+    for model, table in results.items():
+        print(f"\n{model}")
+        for name, row in table.items():
+            extra = (
+                f"  AR {row['allreduce_ms_per_step']:.3f} ms/step"
+                if "allreduce_ms_per_step" in row
+                else ""
+            )
+            keys = ("samples_per_second", "vs_numpy_loop", "vs_ddp_gloo")
+            speed, loop, ddp = (row[k] for k in keys)
+            print(f"  {name:22s} {speed:10.0f}/s  x{loop:.2f} loop  x{ddp:.2f} ddp{extra}")
+    for name, value in report["targets"].items():
+        print(f"target {name}: {value:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""``DataParallel``: what ``Trainer.fit`` needs to train on one rank of N.
+
+It bundles the communicator and the choices of a data-parallel run:
+
+- ``shard(batches)``: this rank's slices of the global batches (``ShardedBatches``);
+  ``eval_bounds(n)``: this rank's part of the evaluation set;
+- ``reducer(params, indices, backend)``: the ``GradientReducer`` whose buckets the
+  graph's ``AR`` tasks reduce (``bucket_bytes``: 0 = one bucket per layer, None = one
+  for the whole model);
+- ``devices()``: ``{COMM_DEVICE: CommDevice()}`` when ``overlap`` is on, so ``AR`` tasks
+  run on the communicator's stream and overlap the backward pass; ``ar_device`` is where
+  they are placed (the host when overlap is off: each ``AR`` blocks its worker);
+- ``reduce_values(values)``: sums of host numbers over all ranks (the loss, evaluation
+  counts) through the same stream, so each rank issues every collective from one thread
+  in one order;
+- ``is_root`` (rank 0 prints and writes), ``trace_path``, ``fail`` (report and abort).
+
+State: the communicator, ``overlap``, ``bucket_bytes`` and the open ``CommDevice``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from tfnn.data import Batches
+from tfnn.parallel.communicator import resolve
+from tfnn.parallel.device import COMM_DEVICE, CommDevice
+from tfnn.parallel.faults import abort_job
+from tfnn.parallel.launcher import rank_path
+from tfnn.parallel.reducer import GradientReducer
+from tfnn.parallel.sharding import ShardedBatches, shard_bounds
+
+
+class DataParallel:
+    """One rank's view of a data-parallel run (see the module docstring).
+
+    Example::
+
+        dp = DataParallel.create("auto")      # None when this is a single process
+        shards = dp.shard(batches); reducer = dp.reducer(params, indices, backend)
+    """
+
+    def __init__(
+        self, communicator: Any, *, overlap: bool = True, bucket_bytes: int | None = 0
+    ) -> None:
+        self.communicator = communicator
+        self.rank: int = communicator.rank
+        self.size: int = communicator.size
+        self.overlap = overlap
+        self.bucket_bytes = bucket_bytes
+        self._device: CommDevice | None = None
+        self.last_reducer: GradientReducer | None = None
+
+    @classmethod
+    def create(
+        cls, distributed: Any, *, overlap: bool = True, bucket_bytes: int | None = 0
+    ) -> DataParallel | None:
+        """A ``DataParallel`` for a ``distributed`` choice (see ``resolve``), or None."""
+        if isinstance(distributed, DataParallel):
+            return distributed
+        communicator = resolve(distributed)
+        if communicator is None:
+            return None
+        return cls(communicator, overlap=overlap, bucket_bytes=bucket_bytes)
+
+    @property
+    def is_root(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def ar_device(self) -> str:
+        return COMM_DEVICE if self.overlap else "cpu"
+
+    def shard(self, batches: Batches) -> ShardedBatches:
+        return ShardedBatches(batches, self.rank, self.size)
+
+    def eval_bounds(self, n: int) -> tuple[int, int]:
+        return shard_bounds(n, self.rank, self.size)
+
+    def reducer(self, params: Sequence[Any], indices: Sequence[Any], backend: Any) -> Any:
+        self.last_reducer = GradientReducer(
+            params, indices, self.communicator, backend, self.bucket_bytes
+        )
+        return self.last_reducer
+
+    def attach(self, work: Any, backend: Any) -> None:
+        """Make ``work`` (a ``StepWork`` over sharded batches) reduce over the ranks."""
+        work.reducer = self.reducer(work.params, work.indices, backend)
+        work.reduce_device = self.ar_device
+        work.reduce_values = self.reduce_values
+
+    def devices(self) -> dict[str, CommDevice]:
+        """The communicator's device, opened for one run (``close`` ends it)."""
+        if not self.overlap:
+            return {}
+        if self._device is None:
+            self._device = CommDevice()
+        return {COMM_DEVICE: self._device}
+
+    def reduce_values(self, values: Sequence[float]) -> list[float]:
+        reducer = self.last_reducer
+        assert reducer is not None, "reduce_values() before reducer()"
+        if self._device is not None:
+            return list(self._device.stream.call(lambda: reducer.reduce_values(values)))
+        return reducer.reduce_values(values)
+
+    def trace_path(self, path: str | os.PathLike[str]) -> str:
+        return rank_path(path, self.rank)
+
+    def fail(self, error: BaseException) -> NoReturn:
+        code = 130 if isinstance(error, KeyboardInterrupt) else 1
+        abort_job(self.communicator, error, code=code)
+
+    def close(self) -> None:
+        if self._device is not None:
+            self._device.close()
+            self._device = None
