@@ -56,7 +56,7 @@ def _placement() -> tuple[int, int]:
 
 
 def _data(data_dir: str, model: str) -> tuple[Any, Any, Any]:
-    from tfnn.bench.models import MODELS, initial_weights, load_data
+    from tfnn.bench.workload import MODELS, initial_weights, load_data
 
     data = load_data(data_dir)
     return data.x_train, data.y_train, initial_weights(MODELS[model])
@@ -155,12 +155,13 @@ def _ddp(args: argparse.Namespace) -> dict[str, Any]:
 def _tfnn(args: argparse.Namespace) -> dict[str, Any]:
     from tfnn import nn, optim
     from tfnn.backends import get_backend
-    from tfnn.bench.models import MODELS, tfnn_model
+    from tfnn.bench.workload import MODELS
     from tfnn.parallel import DataParallel, Modelled, MPICommunicator, NetworkModel, Single
     from tfnn.train import Trainer
 
     x, y, weights = _data(args.data_dir, args.model)
-    model = tfnn_model(MODELS[args.model], weights, get_backend("numpy"))
+    model = nn.mlp(MODELS[args.model], backend=get_backend("numpy"))
+    model.load_state_dict(weights)
     distributed: Any = None
     if args.ranks > 1 or args.network:
         inner: Any = MPICommunicator() if _placement()[1] > 1 else Single()

@@ -1,13 +1,14 @@
-"""Training as task graphs: speed, accuracy and memory of the four strategies on full MNIST.
+"""Training as task graphs: speed, accuracy and memory of every strategy on full MNIST.
 
-Speed, in one process, interleaved (repetition 0 dropped), with the correctness guard
-first (``tfnn.bench.timing``; what is timed: ``tfnn.bench.contenders``):
+Speed, through the same engine as ``tfnn bench`` (``tfnn.bench.command.time_workloads``:
+the correctness guard, then every contender interleaved, repetition 0 dropped, the same
+warm-up steps outside every clock; what is timed: ``tfnn.bench.contenders``):
 
     (1) 784-256-128-10          batch 128, one epoch (468 full batches)
     (2) 784-64-32-16-8-10       batch 100, one epoch (600 batches): Taskflow's MNIST network
 
-Contenders: every tfnn strategy in ``STRATEGIES`` on numpy (``condition`` with 2 workers x
-1 BLAS thread and with 1 worker x 2 BLAS threads), the hand-written numpy loop and PyTorch
+Contenders: the five tfnn strategies of ``STRATEGIES`` on numpy (``condition`` with 2 workers
+x 1 BLAS thread and with 1 worker x 2 BLAS threads), the hand-written numpy loop and PyTorch
 on the CPU, all from the same initial weights on the same batches, SGD lr 0.05 momentum 0.9.
 Targets name the faster ``condition`` configuration, and the fastest tfnn contender too.
 
@@ -31,7 +32,6 @@ Writes the JSON to ``--out`` and, beside it, ``<stem>-throughput.png`` and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import tracemalloc
@@ -41,12 +41,18 @@ from typing import Any
 import numpy as np
 
 from tfnn import nn, optim
-from tfnn.backends import get_backend
-from tfnn.bench.command import contenders_for
-from tfnn.bench.contenders import Run
-from tfnn.bench.models import MODELS, Data, initial_weights, load_data, make_workload, tfnn_model
-from tfnn.bench.report import environment, format_table, plot
-from tfnn.bench.timing import guard, interleave, median_run, summarize
+from tfnn.bench.command import time_workloads
+from tfnn.bench.contenders import contenders_for
+from tfnn.bench.model import Run
+from tfnn.bench.report import environment, format_table, plot, write_json
+from tfnn.bench.workload import (
+    MODELS,
+    WARMUP_STEPS,
+    Data,
+    initial_weights,
+    load_data,
+    make_workload,
+)
 from tfnn.train import STRATEGIES, Trainer
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
@@ -63,7 +69,8 @@ TASKFLOW = {
 
 def _trainer(model: str, strategy: str, workers: int = 2) -> Trainer:
     sizes = MODELS[model]
-    net = tfnn_model(sizes, initial_weights(sizes), get_backend("numpy"))
+    net = nn.mlp(sizes)
+    net.load_state_dict(initial_weights(sizes))
     opt = optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM)
     return Trainer(net, nn.SoftmaxCrossEntropy(), opt, strategy=strategy, workers=workers)
 
@@ -71,33 +78,16 @@ def _trainer(model: str, strategy: str, workers: int = 2) -> Trainer:
 def speed(
     data: Data, repeats: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]], dict[str, dict[str, Run]]]:
+    """Every contender on both workloads (module docstring): results, skipped, median runs."""
     contenders, skipped = contenders_for(["numpy"], list(STRATEGIES), 2, [4])
     contenders = [c for c in contenders if c.name != "torch-cuda"]
-    out, medians = [], {}
-    for model, batch in WORKLOADS:
-        steps = len(data.y_train) // batch
-        w = make_workload(model, data, batch, steps, lr=LR, momentum=MOMENTUM)
-        print(f"{w.name}: guard, then {repeats} + 1 repetitions of {steps} steps", flush=True)
-        checked = guard(w, contenders)
-        runs = interleave(w, contenders, repeats, progress=lambda: print(".", end="", flush=True))
-        print(flush=True)
-        stats = summarize(runs, "numpy-loop")
-        medians[w.name] = {n: median_run(rs) for n, rs in runs.items()}
-        for c in contenders:
-            stats[c.name]["settings"] = c.settings()
-        out.append(
-            {
-                "name": w.name,
-                "model": model,
-                "layers": list(w.sizes),
-                "batch_size": batch,
-                "steps": steps,
-                "samples_per_run": w.samples,
-                "guard": checked.to_dict(),
-                "contenders": stats,
-            }
-        )
-    return out, skipped, medians
+    workloads = [
+        make_workload(model, data, batch, len(data.y_train) // batch, lr=LR, momentum=MOMENTUM)
+        for model, batch in WORKLOADS
+    ]
+    print(f"guard, then {repeats} + 1 repetitions of one epoch per workload", flush=True)
+    timed, medians = time_workloads(workloads, contenders, repeats, "numpy-loop")
+    return timed, skipped, medians
 
 
 def accuracy(data: Data, epochs: int) -> dict[str, Any]:
@@ -255,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc runs")
     parser.add_argument("--out", type=Path, default=Path("bench/results/train.json"))
     args = parser.parse_args(argv)
-
+    if not args.out.parent.is_dir():
+        parser.error(f"--out {args.out}: the folder {args.out.parent} does not exist")
     data = load_data(args.data_dir)
     started = time.perf_counter()
     workloads, skipped, medians = speed(data, args.repeats)
@@ -266,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "repeats": args.repeats,
             "warmup_repetitions_dropped": 1,
+            "warmup_steps_per_run": WARMUP_STEPS,
             "baseline": "numpy-loop",
             "optimizer": {"name": "SGD", "lr": LR, "momentum": MOMENTUM},
             "data": data.source,
@@ -278,20 +270,18 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = targets(workloads)
     print(format_table(results))
     for t in results["targets"]:
-        print(f"target {t['model']}: {t['target']}: {t['ratio']:.2f}x ({t['contender']})", end="")
-        print(" met" if t["met"] else " NOT met", end="")
-        if "fastest_tfnn" in t:
-            print(f"; fastest tfnn: {t['fastest_tfnn']} {t['fastest_tfnn_ratio']:.2f}x", end="")
-        print()
+        fastest = f"; fastest tfnn: {t['fastest_tfnn']}" if "fastest_tfnn" in t else ""
+        met = "met" if t["met"] else "NOT met"
+        ratio = f"{t['ratio']:.2f}x ({t['contender']})"
+        print(f"target {t['model']}: {t['target']}: {ratio} {met}{fastest}")
     results["accuracy"] = accuracy(data, args.accuracy_epochs)
     results["memory"] = None if args.no_memory else memory(data)
     results["wall_seconds"] = time.perf_counter() - started
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     try:
         results["plots"] = plot(results, medians, args.out.parent, prefix=f"{args.out.stem}-")
     except ImportError:
         results["plots"] = "matplotlib is not installed: pip install 'tfnn[bench]'"
-    args.out.write_text(json.dumps(results, indent=2, default=str))
+    write_json(args.out, results)
     print(f"wrote {args.out}")
     return 0
 

@@ -8,10 +8,11 @@ backend, a missing file) into one line on stderr and a non-zero exit, never a tr
 
 Example::
 
-    $ tfnn info
-    backend           usable  version  device  details
-    numpy             yes     2.4.6    cpu     host CPU, 16 cores; cpu:N are virtual devices
-    cupy              yes     13.6.0   cuda:0  NVIDIA H100 80GB HBM3, 78.6 GiB free of 79.2 GiB
+    $ tfnn info          # on the 2-core CPU machine the project runs on (no GPU)
+    backend           usable  version     device  details
+    numpy             yes     2.4.6       cpu     host CPU, 2 cores; cpu:N are virtual devices
+    torch             yes     2.13.0+cpu  cpu     host CPU
+    cupy              no      -           -       backend 'cupy' is not installed or does not ...
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tfnn.backends import BackendError, get_backend
-from tfnn.backends.streams import CudaStream, ImmediateStream, KeepAlive
+from tfnn.backends.streams import CudaStream, HostOrder, ImmediateStream, KeepAlive
 
 
 class PendingEvent:
@@ -96,7 +96,7 @@ class FakeStream(CudaStream):
         raw = "library event"
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(HostOrder())
         self.raw = self.Raw()
 
     def native(self, event):

@@ -10,7 +10,7 @@ def test_bench_engine_loads_only_for_tfnn_bench():
     code = (
         "import sys, tfnn.cli\n"
         "tfnn.cli._parser()\n"
-        "heavy = [m for m in ('matplotlib', 'tfnn.bench.contenders', 'tfnn.bench.timing')"
+        "heavy = [m for m in ('matplotlib', 'tfnn.bench.contenders', 'tfnn.bench.guard')"
         " if m in sys.modules]\n"
         "print(heavy)\n"
     )

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from tfnn.bench import references
-from tfnn.bench.contenders import reference_contenders, run, tfnn_contenders
-from tfnn.bench.models import MODELS, initial_weights, load_data, make_workload, plan_epochs
-from tfnn.bench.timing import Disagreement, guard, summarize
+from tfnn.bench.contenders import reference_contenders, tfnn_contenders
+from tfnn.bench.guard import Disagreement, guard
+from tfnn.bench.model import Run, summarize
+from tfnn.bench.workload import MODELS, initial_weights, load_data, make_workload, plan_epochs
 from tfnn.cli import main
 
 
@@ -17,6 +18,7 @@ def workload():
     return make_workload("taskflow-mnist", load_data(), batch_size=32, steps=6)
 
 
+@pytest.mark.smoke
 def test_plan_epochs_runs_exactly_the_steps_in_full_batches():
     for samples, batch, steps in [
         (6000, 128, 200),
@@ -36,8 +38,8 @@ def test_initial_weights_are_named_like_sequential():
 
 
 def test_numpy_loop_matches_tfnn_sequential(workload):
-    numpy_loop = run(reference_contenders()[0], workload)
-    sequential = run(tfnn_contenders("numpy", "cpu", ["sequential"], 2, [4])[0], workload)
+    numpy_loop = reference_contenders()[0].run(workload)
+    sequential = tfnn_contenders("numpy", "cpu", ["sequential"], 2, [4])[0].run(workload)
     assert numpy_loop.samples == sequential.samples == 6 * 32
     for name, value in numpy_loop.weights.items():
         np.testing.assert_allclose(sequential.weights[name], value, rtol=1e-4, atol=1e-5)
@@ -48,8 +50,8 @@ def test_guard_passes_for_every_strategy_bitwise(workload):
     strategies = ["sequential", "two-graph", "condition", "unrolled"]
     contenders = tfnn_contenders("numpy", "cpu", strategies, 2, [4]) + reference_contenders()[:1]
     result = guard(workload, contenders, steps=3)
-    assert all(result.bitwise.values()) and len(result.bitwise) == 5
-    assert result.reference == "numpy-loop"
+    assert all(result["bitwise_equal"].values()) and len(result["bitwise_equal"]) == 5
+    assert result["reference"] == "numpy-loop"
 
 
 def test_guard_names_the_contender_that_disagrees(workload, monkeypatch):
@@ -86,13 +88,12 @@ def test_disagreement_fails_tfnn_bench_with_one_line(monkeypatch, tmp_path, caps
     assert not (tmp_path / "results.json").exists()
 
 
+@pytest.mark.smoke
 def test_summarize_ratios_against_the_baseline():
-    from tfnn.bench.contenders import Run
-
     runs = {"a": [Run(1.0, 100), Run(2.0, 100), Run(0.5, 100)], "b": [Run(1.0, 200)] * 3}
     stats = summarize(runs, "a")
-    assert stats["a"]["median"] == 100 and stats["a"]["min"] == 50 and stats["a"]["max"] == 200
-    assert stats["b"]["ratio"] == 2.0
+    assert stats["a"].median == 100 and stats["a"].min == 50 and stats["a"].max == 200
+    assert stats["b"].ratio == 2.0
 
 
 def test_unknown_strategy_is_one_line(capsys):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tfnn.backends import available_backends
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,12 +47,8 @@ def test_streams_on_the_simulated_device(tmp_path):
         assert len(data["sizes"][size]["raw_seconds"]["2"]) == 2
 
 
+@pytest.mark.skipif(available_backends()["cupy"] is None, reason="cupy is usable here")
 def test_streams_without_cupy_says_why():
-    pytest.importorskip("numpy")
-    from tfnn.backends import available_backends
-
-    if available_backends()["cupy"] is None:
-        pytest.skip("cupy is usable here")
     result = _run("bench/streams.py")
     assert result.returncode == 1
     assert "needs cupy and an NVIDIA GPU" in result.stderr

@@ -243,7 +243,10 @@ def test_work_is_split_into_chunk_tasks_on_several_workers(workers, kind):
         tf = Taskflow()
         tf.for_each_index(0, 1000, 1, lambda i: None, kind(8), name="loop")
         ex.run(tf).result()
-    assert sorted(n for n in names if n != "loop") == [f"loop-{w}" for w in range(workers)]
+    chunks = sorted(n for n in names if n != "loop")
+    # The worker count comes from sf.executor: the executor must set it on every Subflow
+    # it spawns (one line where it builds the Subflow), or the work runs inline.
+    assert chunks == [f"loop-{w}" for w in range(workers)], "Subflow.executor was not set"
 
 
 # -- transform, reduce, sort ---------------------------------------------------------------

@@ -3,9 +3,16 @@ serial/parallel mix, 1 to 4 lines, each run three times), on every executor."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tfnn.executor import (
     Executor,
@@ -146,6 +153,31 @@ class TestPipeline:
         with pytest.raises(TaskError, match="boom"):
             executor.run(pl).result()
 
+    def test_a_run_that_failed_mid_token_asks_for_reset(self, executor):
+        fail = [True]
+        seen: list[int] = []
+
+        def first(pf):
+            if pf.token() == 6:
+                pf.stop()
+
+        def second(pf):
+            if pf.token() == 3 and fail[0]:
+                raise ValueError("boom")
+            seen.append(pf.token())
+
+        pl = Pipeline(2, Pipe(S, first), Pipe(S, second))
+        with pytest.raises(TaskError, match="boom"):
+            executor.run(pl).result()
+        with pytest.raises(TaskError, match="reset") as info:
+            executor.run(pl).result()
+        assert isinstance(info.value.__cause__, GraphError)
+        fail[0] = False
+        seen.clear()
+        pl.reset()
+        executor.run(pl).result()
+        assert seen == list(range(6))
+
 
 @pytest.mark.parametrize("workers", [2, 4])
 def test_parallel_pipe_runs_tokens_of_different_lines_at_once(workers):
@@ -184,3 +216,46 @@ def test_shape_queries_and_graph():
     assert [t.name for t in pl.tasks] == ["cond", "line-0", "line-1", "line-2"]
     assert pl.check() == []
     assert repr(pl) == "Pipeline('loader', lines=3, pipes=2)"
+
+
+def test_loader_benchmark_hands_out_the_same_batches(tmp_path):
+    # bench/loader_pipeline.py checks every contender's batches against Batches' before
+    # timing; one quick repetition keeps the script (and that check) from rotting.
+    pytest.importorskip("numpy")
+    pytest.importorskip("threadpoolctl")
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "loader.json"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    args = ["--repeats", "1", "--batch", "1024", "--out", str(out)]
+    result = subprocess.run(
+        [sys.executable, str(root / "bench" / "loader_pipeline.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert set(report["results"]["none"]["median_seconds"]) == {
+        "batches",
+        "loop",
+        "pipeline-2x1",
+        "pipeline-2x2",
+        "pipeline-4x2",
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    later=st.text(alphabet="SP", max_size=4),
+    lines=st.integers(1, 5),
+    n=st.integers(0, 40),
+    workers=st.sampled_from([1, 2, 3, 8]),
+)
+def test_property_any_shape_keeps_serial_order_and_line_bound(later, lines, n, workers):
+    rec = Recorder("S" + later, lines, n)
+    pl = Pipeline(lines, *rec.pipes())
+    with Executor(workers=workers) as ex:
+        ex.run(pl).result()
+    rec.check(first_token=0)
+    assert pl.num_tokens() == n

@@ -5,10 +5,11 @@ sample and writes what the test compares into the folder ``OUT``: rank 0 the wei
 (``.npz``), every rank its own facts (``rank<r>.json``). The same functions run in the
 test process for the single-process reference (``distributed=None``).
 
-Cases: ``weights`` (every strategy that supports data parallelism, repeated, and an
-uneven split), ``stops`` (target accuracy and a divergence seen by one rank only),
-``checkpoint`` (train with a checkpoint and a trace), ``fail`` (rank 1's loss task
-raises), ``kill`` (rank 1 kills itself with SIGKILL after a checkpoint).
+Cases: ``weights`` (every strategy that supports data parallelism, repeated, two
+workers, an uneven split, overlap off with one bucket), ``stops`` (target accuracy and a
+divergence seen by one rank only), ``checkpoint`` (train with a checkpoint and a trace),
+``fail`` (rank 1's loss task raises), ``kill`` (rank 1 kills itself with SIGKILL after
+a checkpoint), ``long`` (trains until interrupted).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from tfnn import nn, optim
 from tfnn.data import load_mnist_sample
-from tfnn.parallel import placement
+from tfnn.parallel import DataParallel, MPICommunicator, placement
 from tfnn.train import Trainer
 
 SAMPLES = 1024
@@ -95,6 +96,11 @@ def weight_runs(distributed: Any) -> dict[str, dict[str, np.ndarray]]:
     runs["condition-again"] = weights(train(distributed, "condition")[0])
     runs["condition-2-workers"] = weights(train(distributed, "condition", workers=2)[0])
     runs["uneven"] = weights(train(distributed, "condition", batch_size=67)[0])
+    one_bucket = distributed
+    if distributed is not None:
+        # Overlap off, one bucket for the whole model: one blocking allreduce per step.
+        one_bucket = DataParallel(MPICommunicator(), overlap=False, bucket_bytes=None)
+    runs["one-bucket-sync"] = weights(train(one_bucket, "condition")[0])
     return runs
 
 

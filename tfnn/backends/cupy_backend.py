@@ -2,20 +2,29 @@
 
 cupy is imported when a ``CupyBackend`` is created or described, never when tfnn is
 imported. Everything that allocates runs with the backend's GPU current, so a backend
-on ``cuda:1`` never allocates on ``cuda:0``.
+on ``cuda:1`` never allocates on ``cuda:0``; and because array-api-compat ignores
+``device=`` in cupy's ``zeros``/``arange`` (they use the current device), the backend
+also makes its GPU the current device of the thread that creates it and of every thread
+``limit_threads`` prepares (the Trainer calls it on each thread that runs tasks), so
+layer initialisation and host tasks make and run their arrays on that GPU.
 
 Random numbers come from cupy's Generator API with a XORWOW bit generator seeded with
 ``seed``: the same seed gives the same arrays with the same cupy version, but not the
 numbers numpy's PCG64 gives for that seed, so a run on cupy does not match a numpy run
 bit for bit. ``permutation`` is the argsort of uniform floats.
 
-Streams: ``stream_pool(size)`` makes ``size`` cupy streams on the GPU. ``launch(fn)``
-runs ``fn`` on the host with the GPU and that stream current, so the kernels it issues
-are enqueued on the stream and ``launch`` returns before they run. ``record`` records a
-cupy event (timing off) and ``wait`` makes the stream wait for it on the GPU. Pool
-streams are blocking streams: they are ordered with cupy's legacy default stream, where
-``asarray``, ``to_numpy`` and the rng run outside ``launch`` (so tfnn assumes cupy's
-per-thread default stream is off), and an op there waits for all of them.
+Streams: ``stream_pool(size)`` gives ``size`` cupy streams on the GPU, the same pool for
+the same device and size for the life of the process (``PoolCache``). ``launch(fn)`` runs
+``fn`` on the host with the GPU and that stream current, so the kernels it issues are
+enqueued on the stream and ``launch`` returns before they run. ``record`` records a
+pooled cupy event (timing off) and ``wait`` makes the stream wait for it on the GPU.
+
+Host work: ``asarray`` and the rng outside ``launch`` (initial weights, the first batch)
+run on the calling thread's current stream. Pool streams are blocking streams, which
+follow cupy's legacy default stream by themselves; on any other current stream (cupy's
+per-thread default stream with ``CUPY_CUDA_PER_THREAD_DEFAULT_STREAM=1``, a user's
+stream) the backend records an event after such work and the pool streams wait for it
+before their next launch (``HostOrder``).
 
 cupy has no ``record_stream``: its memory pool hands a freed block to the next
 allocation on the stream that allocated it, even while another stream still reads the
@@ -24,6 +33,7 @@ block, so ``keep_alive`` holds such arrays until an event says the reader is don
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,7 +41,7 @@ import numpy as np
 
 from tfnn.backends.base import BackendError, BackendInfo, DeviceInfo, Event, MemoryInfo
 from tfnn.backends.devices import no_such_device, parse_device
-from tfnn.backends.streams import CudaStream, check_pool_size
+from tfnn.backends.streams import CudaStream, HostOrder, PoolCache, PooledEvent, check_pool_size
 
 T = TypeVar("T")
 
@@ -45,6 +55,23 @@ def _import_cupy() -> Any:
             "pip install 'tfnn[cuda12]' for a CUDA 12 driver or 'tfnn[cuda13]' for CUDA 13"
         ) from e
     return cupy
+
+
+def _namespace() -> Any:
+    import array_api_compat.cupy as xp_cupy
+
+    return xp_cupy
+
+
+# One pool per GPU and size, and one host-work order per GPU that its pools follow.
+_POOLS = PoolCache()
+_ORDERS: dict[int, HostOrder] = {}
+_ORDERS_LOCK = threading.Lock()
+
+
+def _order(index: int) -> HostOrder:
+    with _ORDERS_LOCK:
+        return _ORDERS.setdefault(index, HostOrder())
 
 
 def _device_count(cupy: Any) -> int:
@@ -87,19 +114,25 @@ class CupyBackend:
         count = _device_count(cupy)
         if parsed.index >= count:
             raise no_such_device(device, "cupy", count)
-        import array_api_compat.cupy as xp_cupy
-
         self.device = f"cuda:{parsed.index}"
-        self.xp = xp_cupy
+        self.xp = _namespace()
         self._cupy = cupy
         self._index = parsed.index
+        self._order = _order(parsed.index)
+        cupy.cuda.Device(parsed.index).use()  # see the module docstring: zeros, arange
 
     def asarray(self, x: Any, dtype: Any = None) -> Any:
         cupy = self._cupy
         with _on(cupy, self._index):
             if isinstance(x, cupy.ndarray) and x.device.id != self._index:
                 x = x.copy()  # ndarray.copy copies onto the current device
-            return cupy.asarray(x, dtype=dtype)
+            a = cupy.asarray(x, dtype=dtype)
+            self._made()
+            return a
+
+    def _made(self) -> None:
+        """Order the work just enqueued outside ``launch`` before the pool's next launches."""
+        _made(self._cupy, self._order)
 
     def to_numpy(self, a: Any) -> np.ndarray:
         if isinstance(a, self._cupy.ndarray):
@@ -107,10 +140,12 @@ class CupyBackend:
         return np.asarray(a)
 
     def rng(self, seed: int) -> CupyGenerator:
-        return CupyGenerator(self._cupy, self._index, seed)
+        return CupyGenerator(self._cupy, self._index, seed, self._order)
 
     def stream_pool(self, size: int = 4) -> CupyStreamPool:
-        return CupyStreamPool(self._cupy, self._index, size)
+        """The GPU's pool of ``size`` streams, made once and shared (``PoolCache``)."""
+        cupy, index, order = self._cupy, self._index, self._order
+        return _POOLS.get(index, size, lambda: CupyStreamPool(cupy, index, size, order))
 
     def memory_info(self) -> MemoryInfo:
         """Free and total bytes on this GPU."""
@@ -121,7 +156,14 @@ class CupyBackend:
         self._cupy.cuda.Device(self._index).synchronize()
 
     def limit_threads(self, threads: int) -> int:
-        """Nothing to cap per thread (see ``Backend.limit_threads``)."""
+        """Prepare the calling thread to run this backend's tasks; nothing to cap (see
+        ``Backend.limit_threads``): make the GPU current, create the thread's cuBLAS handle
+        now rather than inside the first timed matmul, and order the thread's earlier work
+        before the pool streams' next launches."""
+        cupy = self._cupy
+        cupy.cuda.Device(self._index).use()
+        cupy.cuda.device.get_cublas_handle()
+        self._made()
         return threads
 
     def __repr__(self) -> str:
@@ -134,42 +176,59 @@ def _on(cupy: Any, index: int) -> Any:
     return cupy.cuda.Device(index)
 
 
+def _made(cupy: Any, order: HostOrder) -> None:
+    stream = cupy.cuda.get_current_stream()
+    if stream.ptr in (0, 1):
+        return  # the legacy default stream (0, or its handle 1), which blocking pool
+        # streams follow already
+
+    def record(event: Any) -> Any:
+        event = event or cupy.cuda.Event(disable_timing=True)
+        event.record(stream)
+        return event
+
+    # A per-thread default stream has one handle for all threads: key by thread too.
+    order.made((stream.ptr, threading.get_ident()), record)
+
+
 class CupyGenerator:
     """cupy's Generator with a XORWOW bit generator, on one GPU (see the module docstring)."""
 
-    def __init__(self, cupy: Any, index: int, seed: int) -> None:
+    def __init__(self, cupy: Any, index: int, seed: int, order: HostOrder) -> None:
         self._cupy = cupy
         self._index = index
+        self._order = order
         with _on(cupy, index):
             self._generator = cupy.random.Generator(cupy.random.XORWOW(seed))
 
     def normal(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
-        with _on(self._cupy, self._index):
-            return self._generator.standard_normal(size=shape, dtype=_float(dtype))
+        return self._draw(lambda: self._generator.standard_normal(size=shape, dtype=_float(dtype)))
 
     def uniform(
         self, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0, dtype: Any = None
     ) -> Any:
-        with _on(self._cupy, self._index):
-            return self._generator.uniform(low, high, size=shape, dtype=_float(dtype))
+        return self._draw(
+            lambda: self._generator.uniform(low, high, size=shape, dtype=_float(dtype))
+        )
 
     def permutation(self, n: int) -> Any:
+        return self._draw(lambda: self._cupy.argsort(self._generator.random(n)))
+
+    def _draw(self, draw: Callable[[], Any]) -> Any:
         with _on(self._cupy, self._index):
-            return self._cupy.argsort(self._generator.random(n))
+            a = draw()
+            _made(self._cupy, self._order)
+            return a
 
 
 def _float(dtype: Any) -> Any:
     return np.float32 if dtype is None else np.dtype(dtype)
 
 
-class CupyEvent:
+class CupyEvent(PooledEvent):
     """A recorded cupy event: ``synchronize`` waits on the host, ``query`` polls."""
 
-    def __init__(self, raw: Any) -> None:
-        self.raw = raw
-
-    def synchronize(self) -> None:
-        self.raw.synchronize()
+    __slots__ = ()
 
     def query(self) -> bool:
         return bool(self.raw.done)
@@ -178,15 +237,17 @@ class CupyEvent:
 class CupyStream(CudaStream):
     """One cupy stream; see ``tfnn.backends.base`` for the contract."""
 
-    def __init__(self, cupy: Any, index: int) -> None:
-        super().__init__()
+    event_type = CupyEvent
+
+    def __init__(self, cupy: Any, index: int, order: HostOrder) -> None:
+        super().__init__(order)
         self._cupy = cupy
         self._index = index
         with _on(cupy, index):
-            # Blocking: ordered with the default stream (see the module docstring).
+            # Blocking: ordered after the legacy default stream (see the module docstring).
             self.raw = cupy.cuda.Stream(non_blocking=False)
 
-    def launch(self, fn: Callable[[], T]) -> T:
+    def enter(self, fn: Callable[[], T]) -> T:
         # Not `with self.raw:`: a cupy Stream remembers its entered device on the object
         # itself, so two workers launching on one stream at once would corrupt it;
         # use() sets the thread's current stream only.
@@ -198,21 +259,23 @@ class CupyStream(CudaStream):
             finally:
                 previous.use()
 
-    def record(self) -> CupyEvent:
+    def new_event(self) -> Any:
         with _on(self._cupy, self._index):
-            event = self._cupy.cuda.Event(disable_timing=True)
-            event.record(self.raw)
-        return CupyEvent(event)
+            return self._cupy.cuda.Event(disable_timing=True)
+
+    def record_on(self, raw_event: Any) -> None:
+        with _on(self._cupy, self._index):
+            raw_event.record(self.raw)
 
     def native(self, event: Event) -> Any | None:
         return event.raw if isinstance(event, CupyEvent) else None
 
 
 class CupyStreamPool:
-    """``size`` cupy streams of one GPU."""
+    """``size`` cupy streams of one GPU, following one ``HostOrder``."""
 
-    def __init__(self, cupy: Any, index: int, size: int = 4) -> None:
-        self.streams = [CupyStream(cupy, index) for _ in range(check_pool_size(size))]
+    def __init__(self, cupy: Any, index: int, size: int, order: HostOrder) -> None:
+        self.streams = [CupyStream(cupy, index, order) for _ in range(check_pool_size(size))]
 
 
 def describe() -> BackendInfo:

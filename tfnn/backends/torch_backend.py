@@ -8,18 +8,28 @@ backend; numpy dtypes are accepted wherever torch dtypes are.
 ``rng(seed)`` is a ``torch.Generator`` on the device: for one seed its numbers differ
 from numpy's, and on CUDA from torch's own CPU generator.
 
+Copies to the GPU (``asarray`` of host data: every batch ``prefetch`` loads) go through
+pinned host memory and are enqueued without blocking the host (``non_blocking=True``)
+on the current stream: a pool stream inside ``launch``, so the batch's consumers order
+after it by the stream's event; outside ``launch`` the host-work order below. A blocking
+copy (``torch.as_tensor(..., device=cuda)``) synchronises the stream, which waits for
+everything queued before it, so the host could run at most about one step ahead. torch's
+caching host allocator reuses a pinned block only after the copy's stream has passed it.
+
 Streams: on the CPU the pool is the immediate one. On CUDA each stream is a
-``torch.cuda.Stream`` and events are ``torch.cuda.Event`` (which already have
-``synchronize`` and ``query``). torch's streams do not synchronise with the default
-stream as cupy's blocking streams do, so ``launch`` first makes its stream wait (on the
-GPU) for the caller's current stream, where ``asarray`` and the rng ran, and
-``to_numpy`` waits for the whole GPU before copying. ``keep_alive`` uses the shared
-ledger rather than ``Tensor.record_stream`` so that every backend keeps arrays alive the
-same way.
+``torch.cuda.Stream`` (non-blocking: it does not follow the default stream), events are
+pooled ``torch.cuda.Event``s, and the pool for one device and size is made once
+(``PoolCache``). Work made outside ``launch`` (``asarray``, the rng, and, through
+``limit_threads`` at the start of a fit, whatever the thread made before) records an
+event on the thread's current stream that the pool streams wait for, on the GPU, before
+their next launch (``HostOrder``); ``to_numpy`` waits for the whole GPU before copying.
+``keep_alive`` uses the shared ledger rather than ``Tensor.record_stream`` so that every
+backend keeps arrays alive the same way.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,9 +37,22 @@ import numpy as np
 
 from tfnn.backends.base import BackendError, BackendInfo, DeviceInfo, Event, MemoryInfo
 from tfnn.backends.devices import no_such_device, parse_device
-from tfnn.backends.streams import CudaStream, ImmediateStreamPool, check_pool_size
+from tfnn.backends.streams import (
+    CudaStream,
+    HostOrder,
+    ImmediateStreamPool,
+    PoolCache,
+    PooledEvent,
+    check_pool_size,
+)
 
 T = TypeVar("T")
+
+
+# One pool per CUDA device and size, and one host-work order per device.
+_POOLS = PoolCache()
+_ORDERS: dict[Any, HostOrder] = {}
+_ORDERS_LOCK = threading.Lock()
 
 
 def _import_torch() -> tuple[Any, Any]:
@@ -74,17 +97,32 @@ class TorchBackend:
             raise no_such_device(device, "torch", count)
         self.device = f"cuda:{parsed.index}"
         self._device = torch.device("cuda", parsed.index)
+        with _ORDERS_LOCK:
+            self._order = _ORDERS.setdefault(self.device, HostOrder())
 
     def asarray(self, x: Any, dtype: Any = None) -> Any:
-        dtype = _torch_dtype(self._torch, dtype)
-        if isinstance(x, self._torch.Tensor):
-            return x.to(device=self._device, dtype=dtype)
-        a = np.asarray(x)
-        # torch.as_tensor warns on read-only arrays (which filterwarnings=error turns into
-        # failures) and refuses negative strides; a C-contiguous copy avoids both.
-        if not (a.flags.writeable and a.flags.c_contiguous):
-            a = np.array(a, order="C")
-        return self._torch.as_tensor(a, dtype=dtype, device=self._device)
+        torch = self._torch
+        dtype = _torch_dtype(torch, dtype)
+        if isinstance(x, torch.Tensor):
+            out = x.to(device=self._device, dtype=dtype)
+        else:
+            a = np.asarray(x)
+            # torch.as_tensor warns on read-only arrays (which filterwarnings=error turns
+            # into failures) and refuses negative strides; a C-contiguous copy avoids both.
+            if not (a.flags.writeable and a.flags.c_contiguous):
+                a = np.array(a, order="C")
+            out = torch.as_tensor(a, dtype=dtype)
+            if self._device.type == "cpu":
+                return out
+            # Pinned, then an asynchronous copy on the current stream (module docstring).
+            out = out.pin_memory().to(self._device, non_blocking=True)
+        self._made()
+        return out
+
+    def _made(self) -> None:
+        """Order the work just enqueued outside ``launch`` before the pool's next launches."""
+        if self._device.type == "cuda":
+            _made(self._torch, self._device, self._order)
 
     def to_numpy(self, a: Any) -> np.ndarray:
         if isinstance(a, self._torch.Tensor):
@@ -95,12 +133,15 @@ class TorchBackend:
         return np.asarray(a)
 
     def rng(self, seed: int) -> TorchGenerator:
-        return TorchGenerator(self._torch, self._device, seed)
+        return TorchGenerator(self._torch, self._device, seed, self._made)
 
     def stream_pool(self, size: int = 4) -> ImmediateStreamPool | TorchStreamPool:
+        """Immediate streams on the CPU; on CUDA the device's pool of ``size`` streams,
+        made once and shared (``PoolCache``)."""
         if self._device.type == "cpu":
             return ImmediateStreamPool(size)
-        return TorchStreamPool(self._torch, self._device, size)
+        torch, device, order = self._torch, self._device, self._order
+        return _POOLS.get(device, size, lambda: TorchStreamPool(torch, device, size, order))
 
     def memory_info(self) -> MemoryInfo | None:
         """Free and total bytes on the GPU; None on the CPU."""
@@ -119,10 +160,28 @@ class TorchBackend:
         cores run small ops about 3x slower than with one thread each (measured)."""
         previous = int(self._torch.get_num_threads())
         self._torch.set_num_threads(threads)
+        if self._device.type == "cuda":
+            # The thread's cuBLAS handle now, not inside the first timed matmul; and the
+            # thread's earlier work (a bias's zeros) before the pool streams' next launch.
+            with self._torch.cuda.device(self._device):
+                self._torch.cuda.current_blas_handle()
+            self._made()
         return previous
 
     def __repr__(self) -> str:
         return f"TorchBackend(device={self.device!r})"
+
+
+def _made(torch: Any, device: Any, order: HostOrder) -> None:
+    stream = torch.cuda.current_stream(device)
+
+    def record(event: Any) -> Any:
+        event = event or torch.cuda.Event()
+        event.record(stream)
+        return event
+
+    # The default stream's handle is the same on every thread: key by thread too.
+    order.made((stream.cuda_stream, threading.get_ident()), record)
 
 
 def _torch_dtype(torch: Any, dtype: Any) -> Any:
@@ -132,26 +191,33 @@ def _torch_dtype(torch: Any, dtype: Any) -> Any:
 
 
 class TorchGenerator:
-    """A seeded ``torch.Generator`` on the backend's device."""
+    """A seeded ``torch.Generator`` on the backend's device; ``made()`` follows each draw."""
 
-    def __init__(self, torch: Any, device: Any, seed: int) -> None:
+    def __init__(self, torch: Any, device: Any, seed: int, made: Callable[[], None]) -> None:
         self._torch = torch
         self._device = device
+        self._made = made
         self._generator = torch.Generator(device=device).manual_seed(seed)
 
     def normal(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
-        return self._torch.randn(
+        out = self._torch.randn(
             shape, generator=self._generator, dtype=self._float(dtype), device=self._device
         )
+        self._made()
+        return out
 
     def uniform(
         self, shape: tuple[int, ...], low: float = 0.0, high: float = 1.0, dtype: Any = None
     ) -> Any:
         out = self._torch.empty(shape, dtype=self._float(dtype), device=self._device)
-        return out.uniform_(low, high, generator=self._generator)
+        out = out.uniform_(low, high, generator=self._generator)
+        self._made()
+        return out
 
     def permutation(self, n: int) -> Any:
-        return self._torch.randperm(n, generator=self._generator, device=self._device)
+        out = self._torch.randperm(n, generator=self._generator, device=self._device)
+        self._made()
+        return out
 
     @property
     def state(self) -> Any:
@@ -166,32 +232,45 @@ class TorchGenerator:
         return self._torch.float32 if dtype is None else _torch_dtype(self._torch, dtype)
 
 
+class TorchEvent(PooledEvent):
+    """A recorded ``torch.cuda.Event`` on loan from its stream's free list."""
+
+    __slots__ = ()
+
+    def query(self) -> bool:
+        return bool(self.raw.query())
+
+
 class TorchStream(CudaStream):
     """One ``torch.cuda.Stream``; see ``tfnn.backends.base`` for the contract."""
 
-    def __init__(self, torch: Any, device: Any) -> None:
-        super().__init__()
+    event_type = TorchEvent
+
+    def __init__(self, torch: Any, device: Any, order: HostOrder) -> None:
+        super().__init__(order)
         self._torch = torch
         self._device = device
         self.raw = torch.cuda.Stream(device=device)
 
-    def launch(self, fn: Callable[[], T]) -> T:
-        self.raw.wait_stream(self._torch.cuda.current_stream(self._device))
+    def enter(self, fn: Callable[[], T]) -> T:
         with self._torch.cuda.device(self._device), self._torch.cuda.stream(self.raw):
             return fn()
 
-    def record(self) -> Any:
-        return self.raw.record_event()
+    def new_event(self) -> Any:
+        return self._torch.cuda.Event()
+
+    def record_on(self, raw_event: Any) -> None:
+        raw_event.record(self.raw)
 
     def native(self, event: Event) -> Any | None:
-        return event if isinstance(event, self._torch.cuda.Event) else None
+        return event.raw if isinstance(event, TorchEvent) else None
 
 
 class TorchStreamPool:
-    """``size`` CUDA streams of one device."""
+    """``size`` CUDA streams of one device, following one ``HostOrder``."""
 
-    def __init__(self, torch: Any, device: Any, size: int = 4) -> None:
-        self.streams = [TorchStream(torch, device) for _ in range(check_pool_size(size))]
+    def __init__(self, torch: Any, device: Any, size: int, order: HostOrder) -> None:
+        self.streams = [TorchStream(torch, device, order) for _ in range(check_pool_size(size))]
 
 
 def describe() -> BackendInfo:

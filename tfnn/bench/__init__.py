@@ -5,10 +5,12 @@ and two references written without tfnn: a hand-written numpy loop (``numpy-loop
 PyTorch eager (``torch-cpu``, ``torch-cuda``). All of them start from the same initial
 weights, see the same batches and run the same number of steps.
 
-Modules: ``models`` (networks, initial weights, data, the ``Workload``), ``references``
-(the numpy and PyTorch loops), ``contenders`` (who runs and how one run is timed),
-``timing`` (correctness guard, interleaved repetitions, medians and ratios), ``overhead``
-(executor cost per task), ``report`` (machine facts, table, JSON, plots) and ``command``
+Modules: ``model`` (what every benchmark shares, bench/ scripts included: contenders,
+interleaved runs, medians and ratios, "too short to compare"), ``workload`` (networks,
+initial weights, data, the training ``Workload``), ``references`` (the numpy and PyTorch
+loops), ``contenders`` (who runs and how one run is warmed up and timed), ``guard`` (same
+weights before any timing), ``overhead`` (executor cost per task, and the no-op graphs
+bench/executor.py times too), ``report`` (machine facts, table, JSON, plots) and ``command``
 (the ``tfnn bench`` arguments). Importing this package imports nothing heavy, so the CLI
 stays light.
 

@@ -1,19 +1,26 @@
 """``tfnn bench``: every backend x strategy against the references, on the same work.
 
-For each model and batch size (a ``Workload``) the run
+The arguments are checked first (names, numbers, a finite learning rate, a momentum in
+[0, 1), and ``--out``: a folder, or a new one in an existing writable folder, holding no
+file of another kind under the names it writes); then, for each model and batch size (a
+``tfnn.bench.workload.Workload``), the run
 
-1. builds the contenders: each tfnn strategy on each backend asked for (``condition``
-   twice: ``--workers`` workers with cores/workers BLAS threads each, and 1 worker with
-   every core), the hand-written numpy loop, PyTorch on the CPU and PyTorch on CUDA;
-   a contender that cannot run here is listed as skipped, with the reason;
-2. runs the correctness guard (``tfnn.bench.timing``): a disagreement ends the run with
-   one line naming the contender and exit status 1, before anything is timed;
+1. builds the contenders (``tfnn.bench.contenders``): each tfnn strategy on each backend
+   asked for (``condition`` twice: ``--workers`` workers with cores/workers BLAS threads
+   each, and 1 worker with every core), the hand-written numpy loop, PyTorch on the CPU and
+   on CUDA; a contender that cannot run here is listed as skipped, with the reason;
+2. runs the correctness guard (``tfnn.bench.guard``): a disagreement or a diverging
+   training ends the run with one line and exit status 1, before anything is timed;
 3. times every contender ``--repeats`` times, interleaved, after one dropped warm-up
-   repetition (what is timed: ``tfnn.bench.contenders``);
+   repetition, each run after the same warm-up steps (``tfnn.bench.model.measure``);
 
 then measures the executor's cost per task (``tfnn.bench.overhead``), prints the table,
 writes ``results.json`` and the plots into ``--out``. ``--quick`` is a smoke run (about
-half a minute on 2 cores): 20 steps, 2 repetitions, batch size 128.
+half a minute on 2 cores): 20 steps, 2 repetitions, batch size 128; its runs are too
+short to compare, and the table says so instead of printing ratios.
+
+Errors the user can cause are ``BenchError`` (a ``tfnn.commands.CommandError``), which
+``tfnn.cli`` prints as one line.
 
 Example::
 
@@ -23,11 +30,17 @@ Example::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import math
+import os
 import sys
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tfnn.bench.model import MIN_SECONDS, BenchError
 
 HELP = "time training per backend, strategy and reference; print a table, write JSON and plots"
 
@@ -40,10 +53,7 @@ DEFAULTS = {
     "repeats": 5,
 }
 QUICK = {"steps": 20, "repeats": 2, "batch_sizes": "128"}
-
-
-class BenchError(Exception):
-    """The benchmark cannot run as asked; the message says why."""
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,49 +82,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--guard-steps", type=int, default=5, help="steps of the correctness guard (5)"
     )
     how.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (0.05)")
-    how.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (0.9)")
+    how.add_argument("--momentum", type=float, default=0.9, help="SGD momentum, in [0, 1) (0.9)")
     how.add_argument("--seed", type=int, default=0, help="weights and data order (0)")
     how.add_argument("--quick", action="store_true", help="smoke run: 20 steps, 2 repeats, b128")
     parser.add_argument("--out", default="tfnn-bench", help="results.json and plots go here")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run ``tfnn bench`` from parsed arguments; print one line and return 1 on failure."""
-    from tfnn.backends import BackendError
-    from tfnn.bench.timing import Disagreement
+@dataclass
+class Options:
+    """What ``benchmark`` runs: the checked flags (``tfnn bench --help``)."""
 
-    try:
-        options = _options(args)
-        results = benchmark(**options, arguments=_arguments(args))
-    except (BenchError, Disagreement, BackendError, ValueError) as e:
-        print("tfnn: error:", *str(e).split(), file=sys.stderr)
-        return 1
+    backends: list[str]
+    strategies: list[str]
+    models: list[str]
+    batch_sizes: list[int]
+    steps: int
+    repeats: int
+    workers: int = 2
+    streams: list[int] = field(default_factory=lambda: [4])
+    baseline: str | None = "numpy-loop"
+    guard_steps: int = 5
+    data_dir: str | None = None
+    lr: float = 0.05
+    momentum: float = 0.9
+    seed: int = 0
+    quick: bool = False
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``tfnn bench`` from parsed arguments and print the table; a ``BenchError``
+    reaches ``tfnn.cli``, which prints it as one line."""
+    chosen = options(args)
+    arguments = {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool))}
+    results = benchmark(chosen, out=check_out(args.out), arguments=arguments)
     print(results["table"])
     return 0
 
 
-def _arguments(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool, type(None)))
-    }
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _whole(text: str, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise BenchError(f"{what} must be whole numbers, not {text!r}") from None
-    if value < 1:
-        raise BenchError(f"{what} must be >= 1, not {value}")
-    return value
-
-
-def _options(args: argparse.Namespace) -> dict[str, Any]:
-    from tfnn.bench.models import MODELS
+def options(args: argparse.Namespace) -> Options:
+    """The flags as ``Options``, each checked (module docstring)."""
+    from tfnn.bench.workload import MODELS
     from tfnn.train import STRATEGIES
 
     def pick(key: str) -> Any:
@@ -123,84 +130,102 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
             return value
         return QUICK.get(key, DEFAULTS[key]) if args.quick else DEFAULTS[key]
 
-    strategies = _split(pick("strategies"))
-    if strategies == ["all"]:
-        strategies = list(STRATEGIES)
-    for s in strategies:
-        if s not in STRATEGIES:
-            raise BenchError(f"unknown strategy {s!r}; choose from {', '.join(STRATEGIES)}")
-    models = _split(pick("models"))
-    for m in models:
-        if m not in MODELS:
-            raise BenchError(f"unknown model {m!r}; choose from {', '.join(MODELS)}")
-    return {
-        "backends": _split(pick("backends")),
-        "strategies": strategies,
-        "models": models,
-        "batch_sizes": [_whole(b, "--batch-sizes") for b in _split(pick("batch_sizes"))],
-        "steps": _whole(str(pick("steps")), "--steps"),
-        "repeats": _whole(str(pick("repeats")), "--repeats"),
-        "workers": _whole(str(args.workers), "--workers"),
-        "streams": [_whole(s, "--streams") for s in _split(args.streams)],
-        "baseline": args.baseline,
-        "guard_steps": _whole(str(args.guard_steps), "--guard-steps"),
-        "data_dir": args.data_dir,
-        "lr": args.lr,
-        "momentum": args.momentum,
-        "seed": args.seed,
-        "out": Path(args.out),
-        "quick": args.quick,
-    }
+    strategies = _names(pick("strategies"), "--strategies", list(STRATEGIES))
+    if not 0 <= args.momentum < 1:
+        raise BenchError(f"--momentum must be in [0, 1), not {args.momentum:g}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise BenchError(f"--lr must be a finite number > 0, not {args.lr:g}")
+    if args.seed < 0:
+        raise BenchError(f"--seed must be >= 0, not {args.seed}")
+    return Options(
+        backends=_names(pick("backends"), "--backends", None),
+        strategies=strategies,
+        models=_names(pick("models"), "--models", list(MODELS)),
+        batch_sizes=_wholes(pick("batch_sizes"), "--batch-sizes"),
+        steps=_whole(str(pick("steps")), "--steps"),
+        repeats=_whole(str(pick("repeats")), "--repeats"),
+        workers=_whole(str(args.workers), "--workers"),
+        streams=_wholes(args.streams, "--streams"),
+        baseline=args.baseline,
+        guard_steps=_whole(str(args.guard_steps), "--guard-steps"),
+        data_dir=args.data_dir,
+        lr=args.lr,
+        momentum=args.momentum,
+        seed=args.seed,
+        quick=args.quick,
+    )
 
 
-def contenders_for(
-    backends: list[str], strategies: list[str], workers: int, streams: list[int]
-) -> tuple[list[Any], list[dict[str, str]]]:
-    """The contenders that can run here, and the skipped ones with their reasons."""
-    from tfnn.backends import available_backends
-    from tfnn.bench.contenders import reference_contenders, tfnn_contenders, unavailable
+def _names(text: str, flag: str, choices: list[str] | None) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if choices is not None and names == ["all"]:
+        return choices
+    if not names:
+        listed = f"; choose from {', '.join(choices)}" if choices else ""
+        raise BenchError(f"{flag} is empty{listed}")
+    for name in names:
+        if choices is not None and name not in choices:
+            what = flag.removeprefix("--").replace("ies", "y").rstrip("s")
+            raise BenchError(f"unknown {what} {name!r}; choose from {', '.join(choices)}")
+    return names
 
-    known = available_backends()
-    wanted = []
-    for spec in backends:
-        name, _, device = spec.partition(":")
-        if name not in known:
-            raise BenchError(f"unknown backend {name!r}; choose from {', '.join(known)}")
-        if device == "":
-            device = "cuda:0" if name == "cupy" else "cpu"
-        wanted += tfnn_contenders(name, device, strategies, workers, streams)
-    wanted += reference_contenders()
-    runnable, skipped = [], []
-    reasons: dict[tuple[str, str, str], str | None] = {}
-    for c in wanted:
-        key = (c.kind, c.backend, c.device)
-        if key not in reasons:
-            reasons[key] = unavailable(c)
-        if reasons[key] is None:
-            runnable.append(c)
-        else:
-            skipped.append({"contender": c.name, "reason": str(reasons[key])})
-    return runnable, skipped
+
+def _wholes(text: str, flag: str) -> list[int]:
+    return [_whole(part, flag) for part in _names(text, flag, None)]
+
+
+def _whole(text: str, flag: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise BenchError(f"{flag} must be whole numbers, not {text!r}") from None
+    if value < 1:
+        raise BenchError(f"{flag} must be >= 1, not {value}")
+    return value
+
+
+def check_out(text: str) -> Path:
+    """``--out`` as a ``Path``, checked before any work (module docstring).
+
+    Example::
+
+        check_out("bench-out")    # Path('bench-out'): may be created in the current folder
+    """
+    out = Path(text)
+    if not text:
+        raise BenchError("--out is empty; give a folder for results.json and the plots")
+    if out.exists() and not out.is_dir():
+        raise BenchError(f"--out {text} is a file, not a folder; give a folder for the results")
+    folder = out if out.is_dir() else out.parent
+    if not folder.is_dir():
+        raise BenchError(f"--out {text}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BenchError(f"--out {text}: the folder {folder} is not writable")
+    for name in ("results.json", "throughput.png", "loss_vs_time.png"):
+        path = out / name
+        if path.exists() and not _ours(path):
+            raise BenchError(
+                f"--out {text}: {path} exists and is not one tfnn bench wrote; "
+                "move it away or give another --out"
+            )
+    return out
+
+
+def _ours(path: Path) -> bool:
+    """True when ``path`` is a results file or plot that ``tfnn bench`` wrote."""
+    try:
+        if path.suffix == ".png":
+            with path.open("rb") as f:
+                return f.read(len(PNG)) == PNG
+        return str(json.loads(path.read_text()).get("schema", "")).startswith("tfnn-bench/")
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def benchmark(
+    options: Options,
     *,
-    backends: list[str],
-    strategies: list[str],
-    models: list[str],
-    batch_sizes: list[int],
-    steps: int,
-    repeats: int,
-    workers: int = 2,
-    streams: list[int] | None = None,
-    baseline: str | None = "numpy-loop",
-    guard_steps: int = 5,
-    data_dir: str | None = None,
-    lr: float = 0.05,
-    momentum: float = 0.9,
-    seed: int = 0,
     out: Path | None = None,
-    quick: bool = False,
     arguments: dict[str, Any] | None = None,
     plots: bool = True,
 ) -> dict[str, Any]:
@@ -208,160 +233,137 @@ def benchmark(
 
     Example::
 
-        results = benchmark(backends=["numpy"], strategies=["condition"], models=["mlp"],
-                            batch_sizes=[128], steps=50, repeats=3)
+        results = benchmark(Options(["numpy"], ["condition"], ["mlp"], [128], 50, 3))
         results["workloads"][0]["contenders"]["tfnn-numpy-condition-w2b1"]["ratio"]
     """
-    from tqdm import tqdm
+    from tfnn.bench import report
+    from tfnn.bench.contenders import contenders_for
+    from tfnn.bench.workload import WARMUP_STEPS, load_data, make_workload
 
-    from tfnn.bench import contenders as contenders_module
-    from tfnn.bench import report, timing
-    from tfnn.bench.models import load_data, make_workload
-
-    streams = streams or [4]
-    runnable, skipped = contenders_for(backends, strategies, workers, streams)
-    if not runnable:
-        raise BenchError("no contender can run here; see `tfnn info`")
+    o = options
+    runnable, skipped = contenders_for(o.backends, o.strategies, o.workers, o.streams)
     names = [c.name for c in runnable]
-    if baseline is not None and baseline not in names:
-        raise BenchError(f"baseline {baseline!r} does not run here; choose from {', '.join(names)}")
-    data = load_data(data_dir)
-    workloads = [
-        make_workload(m, data, b, steps, lr=lr, momentum=momentum, seed=seed)
-        for m in models
-        for b in batch_sizes
-    ]
-    bar = tqdm(
-        total=len(workloads) * len(runnable) * (repeats + 2),
-        unit="run",
-        file=sys.stderr,
-        disable=None,
-        leave=False,
-    )
+    if o.baseline is not None and o.baseline not in names:
+        choices = ", ".join(names)
+        raise BenchError(f"baseline {o.baseline!r} does not run here; choose from {choices}")
     started = time.perf_counter()
-    workload_results, median_runs = [], {}
-    with bar:
-        for w in workloads:
-            bar.set_description(f"{w.name} guard")
-            checked = timing.guard(w, runnable, steps=guard_steps, progress=lambda: bar.update())
-            bar.set_description(f"{w.name} timing")
-            runs = timing.interleave(w, runnable, repeats, progress=lambda: bar.update())
-            stats = timing.summarize(runs, baseline)
-            median_runs[w.name] = {n: timing.median_run(rs) for n, rs in runs.items()}
-            for c in runnable:
-                stats[c.name]["settings"] = c.settings()
-                stats[c.name]["loss_curve"] = [
-                    {"seconds": t, "step": s, "loss": v}
-                    for t, s, v in median_runs[w.name][c.name].curve
-                ]
-            workload_results.append(
-                {
-                    "name": w.name,
-                    "model": w.model,
-                    "layers": list(w.sizes),
-                    "batch_size": w.batch_size,
-                    "steps": w.steps,
-                    "epochs": w.epochs,
-                    "steps_per_epoch": w.steps_per_epoch,
-                    "samples_per_run": w.samples,
-                    "guard": checked.to_dict(),
-                    "contenders": stats,
-                }
-            )
-    overhead_results = _overhead(models, quick)
-    env = report.environment()
+    data = load_data(o.data_dir)
+    workloads = [
+        make_workload(m, data, b, o.steps, lr=o.lr, momentum=o.momentum, seed=o.seed)
+        for m in o.models
+        for b in o.batch_sizes
+    ]
+    timed, median_runs = time_workloads(workloads, runnable, o.repeats, o.baseline, o.guard_steps)
     results: dict[str, Any] = {
         "schema": report.SCHEMA,
         "command": {"program": "tfnn bench", "arguments": arguments or {}},
-        **env,
+        **report.environment(),
         "settings": {
-            "backends": backends,
-            "strategies": strategies,
-            "models": models,
-            "batch_sizes": batch_sizes,
-            "steps": steps,
-            "repeats": repeats,
+            **asdict(o),
             "warmup_repetitions_dropped": 1,
-            "workers": workers,
-            "streams": streams,
-            "baseline": baseline,
-            "guard_steps": guard_steps,
-            "optimizer": {"name": "SGD", "lr": lr, "momentum": momentum},
-            "seed": seed,
+            "warmup_steps_per_run": WARMUP_STEPS,
+            "min_seconds_to_compare": MIN_SECONDS,
+            "optimizer": {"name": "SGD", "lr": o.lr, "momentum": o.momentum},
             "data": data.source,
-            "quick": quick,
         },
-        "timed": contenders_module.__doc__,
+        "timed": sys.modules["tfnn.bench.contenders"].__doc__,
         "unit": "samples per second (training samples / timed seconds); ratio = median / "
-        "baseline median, > 1 is faster",
-        "workloads": workload_results,
+        "baseline median, > 1 is faster; None when a run is too short to compare",
+        "workloads": timed,
         "skipped": skipped,
-        "overhead": overhead_results,
+        "overhead": _overhead(o.models, o.quick),
         "plots": [],
         "plot_note": None,
-        "wall_seconds": time.perf_counter() - started,
     }
+    results["wall_seconds"] = time.perf_counter() - started
     results["table"] = report.format_table(results)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if plots:
-            try:
-                results["plots"] = report.plot(results, median_runs, out)
-            except ImportError:
-                results["plot_note"] = "matplotlib is not installed: pip install 'tfnn[bench]'"
-                print(f"tfnn bench: no plots, {results['plot_note']}", file=sys.stderr)
-        (out / "results.json").write_text(json.dumps(results, indent=2, default=_plain))
+        _write(out, results, median_runs if plots else None)
     return results
+
+
+def time_workloads(
+    workloads: list[Any],
+    contenders: list[Any],
+    repeats: int,
+    baseline: str | None,
+    guard_steps: int = 5,
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Guard, then time every contender on every workload (module docstring, steps 2-3);
+    return each workload's results and, per workload, each contender's median ``Run``.
+
+    Example::
+
+        timed, medians = time_workloads([make_workload("mlp", load_data(), 128, 50)],
+                                        contenders_for(["numpy"], ["condition"], 2, [4])[0],
+                                        repeats=3, baseline="numpy-loop")
+    """
+    from tqdm import tqdm
+
+    from tfnn.bench.guard import guard
+    from tfnn.bench.model import measure, median_run, summarize
+    from tfnn.bench.report import workload_results
+
+    total = len(workloads) * len(contenders) * (repeats + 2)
+    bar = tqdm(total=total, unit="run", file=sys.stderr, disable=None, leave=False)
+    timed, medians = [], {}
+    with bar:
+        for w in workloads:
+            bar.set_description(f"{w.name} guard")
+            checked = guard(w, contenders, steps=guard_steps, progress=lambda: bar.update())
+            bar.set_description(f"{w.name} timing")
+            runs = measure(w, contenders, repeats, progress=lambda: bar.update())
+            medians[w.name] = {n: median_run(rs) for n, rs in runs.items()}
+            info = {
+                "name": w.name,
+                "model": w.model,
+                "layers": list(w.sizes),
+                "batch_size": w.batch_size,
+                "steps": w.steps,
+                "epochs": w.epochs,
+                "steps_per_epoch": w.steps_per_epoch,
+                "samples_per_run": w.samples,
+                "warmup_steps": w.warmup_steps,
+                "guard": checked,
+            }
+            settings = {c.name: c.settings() for c in contenders}
+            timed.append(workload_results(info, runs, summarize(runs, baseline), settings))
+    return timed, medians
+
+
+def _write(out: Path, results: dict[str, Any], median_runs: dict[str, Any] | None) -> None:
+    from tfnn.bench import report
+
+    out.mkdir(exist_ok=True)
+    if median_runs is not None:
+        try:
+            results["plots"] = report.plot(results, median_runs, out)
+        except ImportError:
+            results["plot_note"] = "matplotlib is not installed: pip install 'tfnn[bench]'"
+            print(f"tfnn bench: no plots, {results['plot_note']}", file=sys.stderr)
+    report.write_json(out / "results.json", results)
 
 
 def _overhead(models: list[str], quick: bool) -> dict[str, Any]:
     from tfnn import nn, optim
-    from tfnn.backends import get_backend
-    from tfnn.bench.models import MODELS, initial_weights, load_data, tfnn_model
     from tfnn.bench.overhead import task_overhead, tasks_per_step
+    from tfnn.bench.workload import MODELS, load_data
     from tfnn.train import Trainer
 
-    per_task = task_overhead(size=300 if quick else 2000, repeats=2 if quick else 5)
-
     data = load_data(None)
-    steps: dict[str, float] = {}
-    for m in models:
-        sizes = MODELS[m]
+    n = 4 * 32
 
-        def fit(path: Path, sizes: tuple[int, ...] = sizes) -> int:
-            model = tfnn_model(sizes, initial_weights(sizes), get_backend("numpy"))
-            trainer = Trainer(
-                model,
-                nn.SoftmaxCrossEntropy(),
-                optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
-                strategy="condition",
-                workers=2,
-            )
-            n = 4 * 32
-            history = trainer.fit(data.x_train[:n], data.y_train[:n], 1, 32, trace=path)
-            return history.steps
+    def fit(path: Path, sizes: tuple[int, ...]) -> int:
+        model = nn.mlp(sizes)
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        trainer = Trainer(model, nn.SoftmaxCrossEntropy(), opt, strategy="condition", workers=2)
+        return trainer.fit(data.x_train[:n], data.y_train[:n], 1, 32, trace=path).steps
 
-        steps[m] = tasks_per_step(fit)
     return {
         "unit": "microseconds per no-op task, tfnn Executor, interleaved; repetition 0, "
         "which also prepares each graph for its first run, is dropped",
-        "per_task": per_task,
-        "condition_tasks_per_step": steps,
+        "per_task": task_overhead(size=300 if quick else 2000, repeats=2 if quick else 5),
+        "condition_tasks_per_step": {
+            m: tasks_per_step(functools.partial(fit, sizes=MODELS[m])) for m in models
+        },
     }
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m tfnn.bench.command``: the same as ``tfnn bench``."""
-    parser = argparse.ArgumentParser(prog="tfnn bench", description=HELP)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

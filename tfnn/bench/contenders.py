@@ -1,9 +1,15 @@
-"""Who is timed, and what one timed run of a contender is.
+"""Who is timed on a training ``Workload``, and what one timed run of a contender is.
 
-A ``Contender`` is a tfnn strategy on a backend with its thread settings
+A ``TrainingContender`` is a tfnn strategy on a backend with its thread settings
 (``tfnn-numpy-condition-w2b1``: 2 executor workers, 1 BLAS thread each) or a reference
-(``numpy-loop``, ``torch-cpu``, ``torch-cuda``). ``run(contender, workload)`` trains a fresh
-copy of the workload's initial weights for the workload's steps and returns a ``Run``.
+(``numpy-loop``, ``torch-cpu``, ``torch-cuda``); ``run(workload)`` trains a fresh copy of
+the workload's initial weights and returns a ``tfnn.bench.model.Run``.
+
+Warm-up, the same for every contender, outside the clock: the fresh model first trains the
+workload's ``warmup_steps`` steps (its first batches), so that first-step costs (allocator,
+thread pools, optimizer state; PyTorch's cost 4x its steady step rate over 20 steps, measured) are
+paid before the clock starts. tfnn does this as one ``fit`` and times a second ``fit`` of
+the same ``Trainer``; the references run the steps on the same network object.
 
 What is timed (``Run.seconds``), the same work for every contender: every training step
 of the workload, each with its batch gathered from the shuffled data and moved to the
@@ -12,7 +18,7 @@ every ``eval_every`` steps and at each epoch end (a device synchronisation on a 
 last of which ends the clock. Preparing the data (normalising the images into float32,
 done once per run by ``Batches``) and building the model happen before the clock starts.
 
-- tfnn: ``Trainer.fit`` with no evaluation data; the time is the ``History``'s
+- tfnn: the timed ``Trainer.fit`` with no evaluation data; the time is the ``History``'s
   ``train_seconds + eval_seconds``: from when ``fit`` has its batches ready (executor
   start, BLAS thread limit and graph building included) to the end of the last loss
   reading (which waits for the device).
@@ -22,21 +28,23 @@ done once per run by ``Batches``) and building the model happen before the clock
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
+from tfnn.bench.model import BenchError, Run
+from tfnn.bench.references import Reference
+from tfnn.bench.workload import Workload
 
-from tfnn.bench.models import Workload, tfnn_model
+KINDS = ("tfnn", "numpy-loop", "torch")
 
 
 @dataclass(frozen=True)
-class Contender:
-    """One timed configuration; ``kind`` is ``"tfnn"``, ``"numpy-loop"`` or ``"torch"``.
+class TrainingContender:
+    """One timed configuration; ``kind`` is one of ``KINDS``.
 
     ``blas_threads`` is the BLAS thread limit (threadpoolctl) for numpy work and, for torch
     work, the value given to ``torch.set_num_threads``; ``streams`` is the size of the
@@ -54,29 +62,31 @@ class Contender:
 
     def settings(self) -> dict[str, Any]:
         """The fields, plus the thread counts each library is held to during the run."""
-        torch = self.backend == "torch"
         return {
             **asdict(self),
             "threads": {
                 "executor_workers": self.workers if self.kind == "tfnn" else None,
                 "blas": self.blas_threads,
-                "torch_intra_op": self.blas_threads if torch else None,
+                "torch_intra_op": self.blas_threads if self.backend == "torch" else None,
             },
         }
 
+    def run(self, workload: Workload, *, blas_threads: int | None = None) -> Run:
+        """Train ``workload`` once, warm-up first, and time it (module docstring).
 
-@dataclass
-class Run:
-    """One run: seconds timed, samples trained, the loss curve, the final weights."""
+        ``blas_threads`` overrides the contender's (the correctness guard runs every tfnn
+        contender with the same, so that their weights must agree bitwise).
 
-    seconds: float
-    samples: int
-    curve: list[tuple[float, int, float]] = field(default_factory=list)
-    weights: dict[str, np.ndarray] | None = None
+        Example::
 
-    @property
-    def samples_per_second(self) -> float:
-        return self.samples / self.seconds if self.seconds else 0.0
+            reference_contenders()[0].run(make_workload("mlp", load_data(), 128, 50))
+        """
+        threads = blas_threads or self.blas_threads
+        torch = self.backend == "torch"
+        with _torch_threads(threads) if torch else contextlib.nullcontext():
+            if self.kind == "tfnn":
+                return _run_tfnn(self, workload, threads)
+            return _run_reference(_reference(self, workload), workload, threads)
 
 
 def cores() -> int:
@@ -84,12 +94,8 @@ def cores() -> int:
 
 
 def tfnn_contenders(
-    backend: str,
-    device: str,
-    strategies: list[str],
-    workers: int,
-    streams: list[int],
-) -> list[Contender]:
+    backend: str, device: str, strategies: list[str], workers: int, streams: list[int]
+) -> list[TrainingContender]:
     """The tfnn contenders of one backend: each strategy with ``workers`` workers and
     ``cores // workers`` BLAS threads (``sequential``: 1 worker, every core), and
     ``condition`` also with 1 worker and every core; on a GPU the graph strategies once per
@@ -101,7 +107,6 @@ def tfnn_contenders(
         # ['tfnn-numpy-condition-w2b1', 'tfnn-numpy-condition-w1b2']
     """
     n = cores()
-    label = backend if device == "cpu" else f"{backend}-{device.replace(':', '')}"
     configs: list[tuple[str, int, int]] = []
     for strategy in strategies:
         if strategy == "sequential":
@@ -110,6 +115,7 @@ def tfnn_contenders(
         configs.append((strategy, workers, max(1, n // workers)))
         if strategy == "condition" and (workers, max(1, n // workers)) != (1, n):
             configs.append((strategy, 1, n))
+    label = backend if device == "cpu" else f"{backend}-{device.replace(':', '')}"
     gpu = not device.startswith("cpu")
     out = []
     for strategy, w, b in configs:
@@ -118,23 +124,64 @@ def tfnn_contenders(
         # sequential runs its steps on the calling thread, one stream: no stream variants
         for s in streams if gpu and strategy != "sequential" else [None]:
             suffix = f"-s{s}" if s is not None and len(streams) > 1 else ""
+            stream_pool = s or streams[0]
             out.append(
-                Contender(name + suffix, "tfnn", backend, device, strategy, w, b, s or streams[0])
+                TrainingContender(
+                    name + suffix, "tfnn", backend, device, strategy, w, b, stream_pool
+                )
             )
     return out
 
 
-def reference_contenders() -> list[Contender]:
+def reference_contenders() -> list[TrainingContender]:
     """``numpy-loop`` and ``torch-cpu`` with every core, and ``torch-cuda``."""
     n = cores()
     return [
-        Contender("numpy-loop", "numpy-loop", "numpy", blas_threads=n),
-        Contender("torch-cpu", "torch", "torch", blas_threads=n),
-        Contender("torch-cuda", "torch", "torch", "cuda:0", blas_threads=n),
+        TrainingContender("numpy-loop", "numpy-loop", "numpy", blas_threads=n),
+        TrainingContender("torch-cpu", "torch", "torch", blas_threads=n),
+        TrainingContender("torch-cuda", "torch", "torch", "cuda:0", blas_threads=n),
     ]
 
 
-def unavailable(contender: Contender) -> str | None:
+def contenders_for(
+    backends: list[str], strategies: list[str], workers: int, streams: list[int]
+) -> tuple[list[TrainingContender], list[dict[str, str]]]:
+    """The contenders that can run here, and the skipped ones with their reasons.
+
+    Example::
+
+        runnable, skipped = contenders_for(["numpy"], ["condition"], 2, [4])
+    """
+    from tfnn.backends import available_backends
+
+    known = available_backends()
+    wanted = []
+    for spec in backends:
+        name, _, device = spec.partition(":")
+        if name not in known:
+            raise BenchError(f"unknown backend {name!r}; choose from {', '.join(known)}")
+        wanted += tfnn_contenders(
+            name, device or _default_device(name), strategies, workers, streams
+        )
+    wanted += reference_contenders()
+    runnable, skipped = [], []
+    reasons: dict[tuple[str, str, str], str | None] = {}
+    for c in wanted:
+        key = (c.kind, c.backend, c.device)
+        if key not in reasons:
+            reasons[key] = unavailable(c)
+        if reasons[key] is None:
+            runnable.append(c)
+        else:
+            skipped.append({"contender": c.name, "reason": str(reasons[key])})
+    return runnable, skipped
+
+
+def _default_device(backend: str) -> str:
+    return "cuda:0" if backend == "cupy" else "cpu"
+
+
+def unavailable(contender: TrainingContender) -> str | None:
     """Why ``contender`` cannot run here, or None when it can."""
     from tfnn.backends import BackendError, available_backends, get_backend
 
@@ -156,41 +203,14 @@ def unavailable(contender: Contender) -> str | None:
     return None
 
 
-def run(contender: Contender, workload: Workload, *, blas_threads: int | None = None) -> Run:
-    """Train ``workload`` once with ``contender`` and time it (module docstring).
-
-    ``blas_threads`` overrides the contender's (the correctness guard runs every tfnn
-    contender with the same, so that their weights must agree bitwise).
-
-    Example::
-
-        r = run(reference_contenders()[0], make_workload("mlp", load_data(), 128, 50))
-        r.samples_per_second
-    """
-    threads = blas_threads or contender.blas_threads
-    if contender.kind == "tfnn":
-        return _run_tfnn(contender, workload, threads)
-    if contender.kind == "numpy-loop":
-        from tfnn.bench.references import NumpyMLP
-
-        net: Any = NumpyMLP(workload.weights, workload.lr, workload.momentum)
-        return _run_reference(net, workload, threads, None)
-    if contender.kind == "torch":
-        from tfnn.bench.references import TorchMLP
-
-        with _torch_threads(threads):
-            net = TorchMLP(workload.weights, workload.lr, workload.momentum, contender.device)
-            return _run_reference(net, workload, threads, net.torch)
-    raise ValueError(f"unknown contender kind {contender.kind!r}")
-
-
-def _run_tfnn(contender: Contender, workload: Workload, threads: int) -> Run:
+def _run_tfnn(contender: TrainingContender, workload: Workload, threads: int) -> Run:
     from tfnn import nn, optim
     from tfnn.backends import get_backend
     from tfnn.train import Trainer
 
     backend = get_backend(contender.backend, contender.device)
-    model = tfnn_model(workload.sizes, workload.weights, backend)
+    model = nn.mlp(workload.sizes, backend=backend)
+    model.load_state_dict(workload.weights)
     optimizer = optim.SGD(model.parameters(), lr=workload.lr, momentum=workload.momentum)
     trainer = Trainer(
         model,
@@ -202,53 +222,72 @@ def _run_tfnn(contender: Contender, workload: Workload, threads: int) -> Run:
         blas_threads=threads,
         streams=contender.streams or 1,
     )
+    warm = workload.warmup()
+    if warm is not None:
+        trainer.fit(warm.x, warm.y, epochs=1, batch_size=warm.batch_size, seed=warm.seed)
     curve: list[tuple[float, int, float]] = []
 
     def record(point: dict[str, Any]) -> None:
         trained = point["step"] * workload.batch_size / point["samples_per_second"]
         curve.append((trained, point["step"], point["loss"]))
 
-    with _torch_threads(threads) if contender.backend == "torch" else _nothing():
-        history = trainer.fit(
-            workload.x,
-            workload.y,
-            epochs=workload.epochs,
-            batch_size=workload.batch_size,
-            seed=workload.seed,
-            eval_every=workload.eval_every,
-            on_evaluation=record,
-        )
-    return Run(
-        history.train_seconds + history.eval_seconds, history.samples, curve, model.state_dict()
+    history = trainer.fit(
+        workload.x,
+        workload.y,
+        epochs=workload.epochs,
+        batch_size=workload.batch_size,
+        seed=workload.seed,
+        eval_every=workload.eval_every,
+        on_evaluation=record,
     )
+    seconds = history.train_seconds + history.eval_seconds
+    return Run(seconds, history.samples, curve, model.state_dict())
 
 
-def _run_reference(net: Any, workload: Workload, threads: int, torch: Any) -> Run:
+def _reference(contender: TrainingContender, workload: Workload) -> Reference:
+    from tfnn.bench.references import NumpyMLP, TorchMLP
+
+    if contender.kind == "numpy-loop":
+        return NumpyMLP(workload.weights, workload.lr, workload.momentum)
+    return TorchMLP(workload.weights, workload.lr, workload.momentum, contender.device)
+
+
+def _run_reference(net: Reference, workload: Workload, threads: int) -> Run:
     from threadpoolctl import threadpool_limits
 
-    batches = workload.batches()
+    with threadpool_limits(limits=threads, user_api="blas"):
+        warm = workload.warmup()
+        if warm is not None:
+            _train(net, warm, warm.batches(), time.perf_counter())
+            net.synchronize()
+        batches = workload.batches()
+        begin = time.perf_counter()
+        curve = _train(net, workload, batches, begin)
+        net.synchronize()
+        seconds = time.perf_counter() - begin
+    return Run(seconds, workload.samples, curve, net.weights())
+
+
+def _train(
+    net: Reference, workload: Workload, batches: Any, begin: float
+) -> list[tuple[float, int, float]]:
+    """Every step of ``workload`` on ``net``; the mean loss read as ``Trainer.fit`` reads it."""
     curve: list[tuple[float, int, float]] = []
     loss_sum: Any = 0.0
     since = step = 0
-    with threadpool_limits(limits=threads, user_api="blas"):
-        begin = time.perf_counter()
-        for epoch in range(workload.epochs):
-            for s in range(workload.steps_per_epoch):
-                x, y = batches.batch(epoch, s)
-                loss_sum = loss_sum + net.step(x, y)
-                step += 1
-                since += 1
-                last = s == workload.steps_per_epoch - 1
-                if last or (workload.eval_every and step % workload.eval_every == 0):
-                    mean = float(loss_sum) / since
-                    curve.append((time.perf_counter() - begin, step, mean))
-                    loss_sum, since = 0.0, 0
-        net.synchronize()
-        seconds = time.perf_counter() - begin
-    return Run(seconds, step * workload.batch_size, curve, net.weights())
+    for epoch in range(workload.epochs):
+        for s in range(workload.steps_per_epoch):
+            loss_sum = loss_sum + net.step(*batches.batch(epoch, s))
+            step += 1
+            since += 1
+            last = s == workload.steps_per_epoch - 1
+            if last or (workload.eval_every and step % workload.eval_every == 0):
+                curve.append((time.perf_counter() - begin, step, float(loss_sum) / since))
+                loss_sum, since = 0.0, 0
+    return curve
 
 
-@contextmanager
+@contextlib.contextmanager
 def _torch_threads(threads: int) -> Iterator[None]:
     import torch
 
@@ -258,8 +297,3 @@ def _torch_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield

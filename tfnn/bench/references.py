@@ -18,9 +18,19 @@ CUDA device. Both have ``step(x, y) -> loss`` (a 0-d array, not read on the host
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+
+
+class Reference(Protocol):
+    """A training step written without tfnn (module docstring)."""
+
+    def step(self, x: np.ndarray, y: np.ndarray) -> Any: ...
+
+    def weights(self) -> dict[str, np.ndarray]: ...
+
+    def synchronize(self) -> None: ...
 
 
 class NumpyMLP:

@@ -1,20 +1,27 @@
-"""What a benchmark run reports: machine facts, the table, ``results.json`` and the plots.
+"""What a benchmark reports: machine facts, the table, the results JSON and the plots.
 
 ``environment()`` records what a number depends on: platform, CPU model (/proc/cpuinfo),
 cores, GPU names, library versions, the BLAS libraries and their thread counts
-(threadpoolctl), torch's thread count and the thread-related environment variables
-(``OPENBLAS_CORETYPE`` among them, left as the user set it). Plots need matplotlib
-(``pip install 'tfnn[bench]'``); without it they are skipped with a note.
+(threadpoolctl), torch's thread count, the load average, and the thread-related
+environment variables (``OPENBLAS_CORETYPE`` among them, left as the user set it);
+``write_json`` writes a results dict with it. ``format_table`` prints one row per
+workload and contender (``workload_results``' layout: ``tfnn.bench.model.Stats`` plus the
+contender's settings). Plots need matplotlib (``pip install 'tfnn[bench]'``); ``plot``
+raises ImportError without it.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import platform
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from tfnn.bench.model import MIN_SECONDS, Run, Stats, median_run
 
 ENVIRONMENT_VARIABLES = (
     "OPENBLAS_CORETYPE",
@@ -26,22 +33,7 @@ ENVIRONMENT_VARIABLES = (
     "TFNN_DATA_DIR",
 )
 
-SCHEMA = "tfnn-bench/1"
-REQUIRED_KEYS = (
-    "schema",
-    "command",
-    "machine",
-    "versions",
-    "blas",
-    "threads",
-    "environment",
-    "settings",
-    "timed",
-    "workloads",
-    "skipped",
-    "overhead",
-    "plots",
-)
+SCHEMA = "tfnn-bench/2"
 
 
 def cpu_model() -> str:
@@ -96,48 +88,95 @@ def environment() -> dict[str, Any]:
     }
 
 
-def format_table(results: dict[str, Any]) -> str:
-    """Plain text: one row per workload and contender, medians, min-max and ratios."""
+def workload_results(
+    info: Mapping[str, Any],
+    runs: Mapping[str, list[Run]],
+    stats: Mapping[str, Stats],
+    settings: Mapping[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """One workload's JSON: ``info``, then per contender its stats, settings and the loss
+    curve of its median run.
+
+    Example::
+
+        workload_results({"name": "mlp/b128"}, runs, summarize(runs, "numpy-loop"), settings)
+    """
+    contenders = {}
+    for name, rs in runs.items():
+        curve = median_run(rs).curve
+        contenders[name] = {
+            **stats[name].to_dict(),
+            "settings": settings[name],
+            "loss_curve": [{"seconds": t, "step": s, "loss": v} for t, s, v in curve],
+        }
+    return {**info, "contenders": contenders}
+
+
+def write_json(path: Path, results: Mapping[str, Any]) -> None:
+    """``results`` as indented JSON (numpy values as lists, anything else as text)."""
+    path.write_text(json.dumps(results, indent=2, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+TABLE_HEADER = ("workload", "contender", "workers", "blas", "streams")
+TABLE_STATS = ("median samples/s", "min", "max")
+
+
+def format_table(results: Mapping[str, Any]) -> str:
+    """Plain text: one row per workload and contender, medians, min-max and ratios, then
+    the guard, the executor's cost and the skipped contenders, one line each."""
     baseline = results["settings"]["baseline"]
-    header = (
-        "workload",
-        "contender",
-        "workers",
-        "blas",
-        "streams",
-        "median samples/s",
-        "min",
-        "max",
-        f"vs {baseline}",
-    )
-    rows = [header]
+    rows = [(*TABLE_HEADER, *TABLE_STATS, f"vs {baseline}")]
     for w in results["workloads"]:
         for name, c in w["contenders"].items():
             s = c["settings"]
-            ratio = c["ratio"]
             rows.append(
                 (
                     w["name"],
                     name,
-                    str(s["workers"] or "-"),
-                    str(s["blas_threads"]),
-                    str(s["streams"] if s["device"] != "cpu" else "-"),
-                    f"{c['median']:,.0f}",
-                    f"{c['min']:,.0f}",
-                    f"{c['max']:,.0f}",
-                    f"{ratio:.2f}x" if ratio is not None else "-",
+                    str(s.get("workers") or "-"),
+                    str(s.get("blas_threads") or "-"),
+                    str(s["streams"] if s.get("device", "cpu") != "cpu" else "-"),
+                    *(f"{c[k]:,.0f}" for k in ("median", "min", "max")),
+                    _ratio(c, baseline in w["contenders"]),
                 )
             )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    right = {2, 3, 4, 5, 6, 7, 8}
-    lines = [
+    lines = _aligned(rows, left=2)
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines + _notes(results))
+
+
+def _ratio(stats: Mapping[str, Any], has_baseline: bool) -> str:
+    if stats["ratio"] is not None:
+        return f"{stats['ratio']:.2f}x"
+    return "too short" if has_baseline else "-"
+
+
+def _aligned(rows: Sequence[Sequence[str]], left: int) -> list[str]:
+    """Columns padded to their widest cell: the first ``left`` to the left, the rest right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
         "  ".join(
-            cell.rjust(w) if i in right else cell.ljust(w)
+            cell.ljust(w) if i < left else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ).rstrip()
         for row in rows
     ]
-    lines.insert(1, "-" * len(lines[0]))
+
+
+def _notes(results: Mapping[str, Any]) -> list[str]:
+    lines = []
+    if any(c["ratio"] is None for w in results["workloads"] for c in w["contenders"].values()):
+        baseline = results["settings"]["baseline"]
+        if any(baseline in w["contenders"] for w in results["workloads"]):
+            lines.append(
+                f"too short: a run under {MIN_SECONDS} s (the row's or {baseline}'s) is not "
+                "compared: fixed costs (executor start, graph building, the last sync) weigh "
+                "on it; give more --steps to compare"
+            )
     for w in results["workloads"]:
         g = w["guard"]
         lines.append(
@@ -147,9 +186,8 @@ def format_table(results: dict[str, Any]) -> str:
             + ("; tfnn on numpy bitwise equal)" if g["bitwise_equal"] else ")")
         )
     overhead = results.get("overhead") or {}
-    per_task = overhead.get("per_task") or {}
-    if "chain" in per_task:
-        chain = per_task["chain"]
+    chain = (overhead.get("per_task") or {}).get("chain")
+    if chain:
         costs = ", ".join(f"{k} {v['median_us']:.2f} us" for k, v in chain.items())
         tasks = overhead.get("condition_tasks_per_step") or {}
         per_step = ", ".join(f"{m} {n:.0f}" for m, n in tasks.items())
@@ -159,107 +197,79 @@ def format_table(results: dict[str, Any]) -> str:
     by_reason: dict[str, list[str]] = {}
     for skipped in results["skipped"]:
         by_reason.setdefault(skipped["reason"], []).append(skipped["contender"])
-    for reason, names in by_reason.items():
-        lines.append(f"skipped {', '.join(names)}: {reason}")
-    return "\n".join(lines)
+    lines += [f"skipped {', '.join(names)}: {reason}" for reason, names in by_reason.items()]
+    return lines
 
 
 def plot(
-    results: dict[str, Any], runs: dict[str, dict[str, Any]], out: Path, prefix: str = ""
+    results: Mapping[str, Any], runs: Mapping[str, Mapping[str, Run]], out: Path, prefix: str = ""
 ) -> list[str]:
-    """Write throughput.png, loss_vs_time.png and overhead.png (when measured) into ``out``,
-    each name after ``prefix``; return the names.
+    """Write throughput.png and loss_vs_time.png into ``out``, each name after ``prefix``;
+    return the names.
 
     ``runs`` maps workload name -> contender -> its median ``Run``. Raises ImportError
     when matplotlib is missing.
     """
     from matplotlib.figure import Figure
 
-    workloads = results["workloads"]
-    names = []
-    rows = len(workloads)
-    fig = Figure(figsize=(10, 1.2 + 0.35 * max(len(w["contenders"]) for w in workloads) * rows))
-    axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
+    figures = {
+        "throughput.png": _throughput(Figure(), results["workloads"]),
+        "loss_vs_time.png": _loss_vs_time(Figure(), results["workloads"], runs),
+    }
+    for name, fig in figures.items():
+        fig.set_layout_engine("constrained")
+        fig.savefig(out / f"{prefix}{name}", dpi=110)
+    return [f"{prefix}{name}" for name in figures]
+
+
+def _throughput(fig: Any, workloads: Sequence[Mapping[str, Any]]) -> Any:
+    most = max(len(w["contenders"]) for w in workloads)
+    fig.set_size_inches(10, 1.2 + 0.35 * most * len(workloads))
+    axes = fig.subplots(len(workloads), 1, squeeze=False)[:, 0]
     for ax, w in zip(axes, workloads, strict=True):
-        labels = list(w["contenders"])
-        medians = [w["contenders"][n]["median"] for n in labels]
-        low = [m - w["contenders"][n]["min"] for m, n in zip(medians, labels, strict=True)]
-        high = [w["contenders"][n]["max"] - m for m, n in zip(medians, labels, strict=True)]
-        colors = [_color(w["contenders"][n]["settings"]) for n in labels]
-        ax.barh(labels, medians, xerr=[low, high], color=colors, capsize=3)
+        stats = list(w["contenders"].values())
+        medians = [c["median"] for c in stats]
+        errors = [[c["median"] - c["min"] for c in stats], [c["max"] - c["median"] for c in stats]]
+        colors = [_color(c["settings"]) for c in stats]
+        ax.barh(list(w["contenders"]), medians, xerr=errors, color=colors, capsize=3)
         ax.invert_yaxis()
         ax.set_title(f"{w['name']}: {w['steps']} steps (median, min-max)", fontsize=9)
         ax.set_xlabel("samples/s")
         ax.tick_params(axis="y", labelsize=7)
-    fig.set_layout_engine("constrained")
-    fig.savefig(out / f"{prefix}throughput.png", dpi=110)
-    names.append(f"{prefix}throughput.png")
+    return fig
 
-    fig = Figure(figsize=(8, 3.2 * rows))
-    axes = fig.subplots(rows, 1, squeeze=False)[:, 0]
+
+def _loss_vs_time(
+    fig: Any, workloads: Sequence[Mapping[str, Any]], runs: Mapping[str, Mapping[str, Run]]
+) -> Any:
+    from matplotlib import colormaps
+
+    fig.set_size_inches(8, 3.2 * len(workloads))
+    axes = fig.subplots(len(workloads), 1, squeeze=False)[:, 0]
     for ax, w in zip(axes, workloads, strict=True):
-        palette = _palette(len(runs[w["name"]]))
-        for (name, r), color in zip(runs[w["name"]].items(), palette, strict=True):
-            if r.curve:
-                ax.plot(
-                    [p[0] for p in r.curve],
-                    [p[2] for p in r.curve],
-                    marker=".",
-                    label=name,
-                    color=color,
-                    linestyle=_LINES.get(w["contenders"][name]["settings"]["backend"], "-"),
-                    alpha=0.85,
-                )
+        for i, (name, r) in enumerate(runs[w["name"]].items()):
+            backend = w["contenders"][name]["settings"].get("backend")
+            ax.plot(
+                [p[0] for p in r.curve],
+                [p[2] for p in r.curve],
+                marker=".",
+                label=name,
+                color=colormaps["tab20"](i % 20),
+                linestyle={"torch": "--", "cupy": ":"}.get(backend, "-"),
+                alpha=0.85,
+            )
         ax.set_title(f"{w['name']}: training loss against time (median run)", fontsize=9)
         ax.set_xlabel("seconds")
         ax.set_ylabel("mean loss")
         ax.legend(fontsize=6)
-    fig.set_layout_engine("constrained")
-    fig.savefig(out / f"{prefix}loss_vs_time.png", dpi=110)
-    names.append(f"{prefix}loss_vs_time.png")
-
-    overhead = (results.get("overhead") or {}).get("per_task")
-    if overhead:
-        fig = Figure(figsize=(6, 3.5))
-        ax = fig.subplots()
-        graphs = list(overhead)
-        executors = list(overhead[graphs[0]])
-        width = 0.8 / len(executors)
-        for k, label in enumerate(executors):
-            xs = [i + k * width for i in range(len(graphs))]
-            med = [overhead[g][label]["median_us"] for g in graphs]
-            err = [
-                [m - overhead[g][label]["min_us"] for m, g in zip(med, graphs, strict=True)],
-                [overhead[g][label]["max_us"] - m for m, g in zip(med, graphs, strict=True)],
-            ]
-            ax.bar(xs, med, width, yerr=err, capsize=3, label=f"Executor {label}")
-        ax.set_xticks([i + width * (len(executors) - 1) / 2 for i in range(len(graphs))])
-        ax.set_xticklabels(graphs)
-        ax.set_ylabel("microseconds per task")
-        ax.set_title("tfnn executor overhead per no-op task (median, min-max)", fontsize=9)
-        ax.legend(fontsize=7)
-        fig.set_layout_engine("constrained")
-        fig.savefig(out / f"{prefix}overhead.png", dpi=110)
-        names.append(f"{prefix}overhead.png")
-    return names
+    return fig
 
 
-_LINES = {"numpy": "-", "torch": "--", "cupy": ":"}
-
-
-def _palette(n: int) -> list[Any]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab20"]
-    return [cmap(i % 20) for i in range(n)]
-
-
-_COLORS = {"numpy": "tab:blue", "torch": "tab:orange", "cupy": "tab:green"}
-
-
-def _color(settings: dict[str, Any]) -> str:
-    if settings["kind"] == "numpy-loop":
+def _color(settings: Mapping[str, Any]) -> str:
+    if settings.get("kind") == "numpy-loop":
         return "tab:gray"
-    if settings["kind"] == "torch":
+    if settings.get("kind") == "torch":
         return "tab:red" if settings["device"].startswith("cuda") else "tab:brown"
-    return _COLORS.get(settings["backend"], "tab:purple")
+    return {"numpy": "tab:blue", "torch": "tab:orange", "cupy": "tab:green"}.get(
+        settings.get("backend", ""), "tab:purple"
+    )

@@ -19,7 +19,7 @@ import argparse
 import numpy as np
 
 from tfnn import nn, optim
-from tfnn.commands.model_spec import add_model_arguments, build_mlp
+from tfnn.commands.model_spec import add_model_arguments
 from tfnn.commands.train import positive_int
 from tfnn.data import Batches
 from tfnn.executor import Taskflow
@@ -56,7 +56,7 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
 
         training_graph("condition", [784, 64, 10], "relu", 1).dump()   # 'digraph "train" {...'
     """
-    model = build_mlp(layers, activation)
+    model = nn.mlp(layers, activation)
     batches = Batches(
         np.zeros((steps, layers[0]), np.float32), np.zeros(steps, np.int64), 1, normalize=False
     )

@@ -1,27 +1,17 @@
-"""The MLP a command trains, from ``--layers 784,256,128,10`` and ``--activation relu``.
+"""The flags that describe the MLP a command trains: ``--layers`` and ``--activation``.
 
-``--layers`` lists the sizes from input features to classes; each pair of neighbours is a
-``Linear`` layer, with the activation between two of them and none after the last (the
-loss applies the softmax). The model is initialised from ``seed``, so the same flags give
-the same weights.
+``--layers 784,256,128,10`` lists the sizes from input features to classes and
+``--activation relu`` the activation between two Linear layers; the command builds the
+model with ``tfnn.nn.mlp(args.layers, args.activation, seed=...)``.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
-from typing import Any
 
-from tfnn import nn
+from tfnn.nn.mlp import ACTIVATIONS
 
 DEFAULT_LAYERS = "784,256,128,10"
-
-ACTIVATIONS: dict[str, type[nn.Layer]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "gelu": nn.GELU,
-}
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,21 +55,3 @@ def parse_layers(text: str) -> list[int]:
             f"{text!r} is not a list of at least two positive layer sizes, e.g. 784,256,10"
         )
     return sizes
-
-
-def build_mlp(
-    sizes: list[int], activation: str = "relu", *, seed: int = 0, backend: Any = None
-) -> nn.Sequential:
-    """The MLP described above, initialised from ``seed`` on ``backend``.
-
-    Example::
-
-        model = build_mlp([784, 256, 10], "gelu", seed=1)
-        len(model.layers)   # 3: Linear(784, 256), GELU(), Linear(256, 10)
-    """
-    layers: list[nn.Layer] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        if i:
-            layers.append(ACTIVATIONS[activation]())
-        layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers, backend=backend, seed=seed)

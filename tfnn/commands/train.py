@@ -47,7 +47,7 @@ import numpy as np
 from tfnn import errors, nn, optim
 from tfnn.backends import get_backend
 from tfnn.commands import CommandError
-from tfnn.commands.model_spec import add_model_arguments, build_mlp
+from tfnn.commands.model_spec import add_model_arguments
 from tfnn.commands.progress import Progress, format_rate
 from tfnn.data import load_mnist, load_mnist_sample
 from tfnn.data.mnist import DATA_DIR_ENV
@@ -149,7 +149,7 @@ def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
     with _user_errors():
         (x, y), (xt, yt) = _load_data(args.data_dir)
         _check_classes(args.layers[-1], y, yt)
-        model = build_mlp(args.layers, args.activation, seed=args.seed, backend=backend)
+        model = nn.mlp(args.layers, args.activation, seed=args.seed, backend=backend)
         steps = args.epochs * math.ceil(len(y) / args.batch_size)
         trainer = Trainer(
             model,

@@ -23,7 +23,9 @@ both, and the executor continues this line on the same worker and queues the oth
 line task that stops or finds nothing ready returns no index. The run ends when every
 line has stopped or is waiting; the line that ran ``stop()`` is the next run's first
 line, so a pipeline run again continues the token count, as in Taskflow (``reset()``
-starts it over). ``tf.composed_of(pipeline)`` runs it as a module task.
+starts it over). A run that failed or was cancelled with a token between pipes leaves
+the pipeline unusable until ``reset()``: ``cond`` checks that every line waits at its
+first pipe. ``tf.composed_of(pipeline)`` runs it as a module task.
 
 State. ``_pipeflows[l]``: line ``l``'s ``Pipeflow`` (its pipe and token). ``_join[l * P + p]``:
 cell ``(l, p)``'s counter as a token list (``[True]`` + ``[False] * (k - 1)`` for ``k``
@@ -176,7 +178,7 @@ class Pipeline(Taskflow):
 
     def _build(self) -> None:
         lines = self.num_lines()
-        cond = self.condition(lambda: self._num_tokens % lines, name="cond")
+        cond = self.condition(self._first_line, name="cond")
         tasks = [
             self.multi_condition(self._line_task(line), name=f"line-{line}")
             for line in range(lines)
@@ -184,6 +186,16 @@ class Pipeline(Taskflow):
         cond.precede(*tasks)
         for task in tasks:
             task.precede(*tasks)
+
+    def _first_line(self) -> int:
+        """The line of the next token, once every line waits at its first pipe."""
+        unfinished = [pf for pf in self._pipeflows if pf._pipe != 0]
+        if unfinished:
+            raise GraphError(
+                f"Pipeline {self.name!r} stopped mid-token in an earlier run (a pipe raised "
+                f"or the run was cancelled; {unfinished[0]!r}); call reset() to start over"
+            )
+        return self._num_tokens % len(self._pipeflows)
 
     def _line_task(self, line: int) -> Callable[[], list[int]]:
         return lambda: self._run_line(line)

@@ -27,6 +27,7 @@ from tfnn.nn.functional import accuracy
 from tfnn.nn.grad import value_and_grad
 from tfnn.nn.linear import Linear
 from tfnn.nn.loss import MSE, Loss, SoftmaxCrossEntropy
+from tfnn.nn.mlp import mlp
 from tfnn.nn.parameter import Parameter
 from tfnn.nn.sequential import Sequential
 
@@ -45,5 +46,6 @@ __all__ = [
     "Tanh",
     "accuracy",
     "functional",
+    "mlp",
     "value_and_grad",
 ]

@@ -6,8 +6,11 @@ sum of a contiguous float array over all ranks, in the same order on every rank)
 
 - ``MPICommunicator``: mpi4py's ``Allreduce`` on a communicator (``COMM_WORLD`` by
   default). mpi4py's blocking calls release the GIL, so a thread that waits in one lets
-  the compute thread run. Device arrays go to MPI directly when the library is
-  CUDA-aware (``cuda_aware``), else through a host copy (see ``tfnn.parallel.reducer``).
+  the compute thread run; but MPI's wait spins on a core, which the compute thread of the
+  same rank needs, so with ``poll`` set (``DataParallel`` does, for the communicator's
+  stream) it starts an ``Iallreduce`` and sleeps ``poll`` seconds between tests. Device
+  arrays go to MPI directly when the library is CUDA-aware (``cuda_aware``), else
+  through a host copy (see ``tfnn.parallel.reducer``).
 - ``ThreadGroup(n)``: ``n`` in-process communicators for tests; each ``allreduce`` meets
   the others at a barrier and sums the buffers in rank order (deterministic).
 - ``Modelled(inner, network, size=None)``: ``inner``'s allreduce, then a sleep of the
@@ -67,9 +70,19 @@ class MPICommunicator:
         self.size = self.comm.Get_size()
         self.cuda_aware = cuda_aware(mpi)
         self.library = mpi.Get_library_version().splitlines()[0].strip()
+        # Seconds between tests of a pending allreduce; None: MPI's own blocking wait.
+        self.poll: float | None = None
 
     def allreduce(self, buffer: Any) -> None:
-        self.comm.Allreduce(self._mpi.IN_PLACE, buffer, op=self._mpi.SUM)
+        mpi = self._mpi
+        if not self.poll:
+            self.comm.Allreduce(mpi.IN_PLACE, buffer, op=mpi.SUM)
+            return
+        # A thread beside the compute: MPI's blocking wait spins on a core the compute
+        # needs; test and sleep instead (each Test also moves the reduction on).
+        request = self.comm.Iallreduce(mpi.IN_PLACE, buffer, op=mpi.SUM)
+        while not request.Test():
+            time.sleep(self.poll)
 
     def abort(self, code: int = 1) -> NoReturn:
         self.comm.Abort(code)

@@ -14,9 +14,12 @@ is, see ``tfnn.parallel.sharding``), so the sum is the global batch's gradient.
 
 Device arrays: when the communicator is not CUDA-aware, the packed buffer is copied to
 the host (``backend.to_numpy``), reduced there and copied back (``backend.asarray``);
-the copies run on the communicator's stream thread, after the event of the weight
-gradient it waits on. A fresh buffer per reduction: the optimizer may keep the
-gradient it is given (a momentum buffer starts as the first gradient).
+the copies run on the communicator's stream thread (with the parameters' GPU current),
+after the event of the weight gradient it waits on. The host buffer is ordinary
+(pageable) memory: a pinned one would make the copies asynchronous, but the stream's
+thread waits for them anyway before the allreduce. A fresh buffer per reduction: the
+optimizer may keep the gradient it is given (a momentum buffer starts as the first
+gradient).
 
 State: the buckets (tuples of layer indices), per layer the parameter indices, and
 ``seconds``/``calls`` spent in the allreduce (for the benchmark's time per step).
@@ -24,6 +27,7 @@ State: the buckets (tuples of layer indices), per layer the parameter indices, a
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -90,6 +94,11 @@ class GradientReducer:
 
     def reduce(self, bucket: int) -> None:
         """Sum bucket ``bucket``'s gradients over all ranks, in place of each ``grad``."""
+        # The stream's thread has no GPU of its own: work on the parameters' GPU.
+        with _device_scope(self.backend):
+            self._reduce(bucket)
+
+    def _reduce(self, bucket: int) -> None:
         grads = [self.params[j].grad for i in self.buckets[bucket] for j in self.indices[i]]
         xp = self.backend.xp
         flat = xp.concat([xp.reshape(g, (-1,)) for g in grads])
@@ -118,6 +127,15 @@ class GradientReducer:
         buffer = np.array(values, dtype=np.float64)
         self.communicator.allreduce(buffer)
         return [float(v) for v in buffer]
+
+
+def _device_scope(backend: Any) -> Any:
+    device = str(getattr(backend, "device", "cpu"))
+    if getattr(backend, "name", "") == "cupy" and device.startswith("cuda:"):
+        import cupy
+
+        return cupy.cuda.Device(int(device.split(":")[1]))
+    return contextlib.nullcontext()
 
 
 def _nbytes(a: Any) -> int:

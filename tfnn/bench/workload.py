@@ -1,4 +1,4 @@
-"""Benchmark networks, their initial weights, the data, and one timed ``Workload``.
+"""The training workload every contender runs: network, initial weights, data, steps.
 
 Networks (ReLU between the Linear layers, softmax cross-entropy on top):
 
@@ -8,28 +8,34 @@ Networks (ReLU between the Linear layers, softmax cross-entropy on top):
 Initial weights are He-normal (``W`` of shape (out, in), std sqrt(2 / in)) and zero
 biases, float32, drawn with numpy from a seed, and named as ``nn.Sequential`` and
 ``torch.nn.Sequential`` name them (``"0.weight"``, ``"0.bias"``, ``"2.weight"``, ...), so
-every contender loads the same values.
+every contender loads the same values (tfnn through ``nn.mlp(sizes)`` and
+``load_state_dict``).
 
 A workload runs ``steps`` steps of ``batch_size`` as ``epochs`` epochs of
 ``steps_per_epoch`` full batches over a fixed random subset of the training images
 (``steps_per_epoch * batch_size`` of them; ``steps_per_epoch`` is the largest divisor of
 ``steps`` that the data can fill), so every contender runs exactly ``steps`` steps with
 no partial batch, and the data each run prepares stays no bigger than the data set.
+Before its clock starts, each run trains ``warmup_steps`` steps (the first batches of
+the subset) on its fresh model: first steps, thread pools, allocator, optimizer state.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
+from tfnn.bench.model import BenchError
 
 MODELS: dict[str, tuple[int, ...]] = {
     "mlp": (784, 256, 128, 10),
     "taskflow-mnist": (784, 64, 32, 16, 8, 10),
 }
+WARMUP_STEPS = 5
 
 
 def initial_weights(sizes: tuple[int, ...], seed: int = 0) -> dict[str, np.ndarray]:
@@ -47,25 +53,6 @@ def initial_weights(sizes: tuple[int, ...], seed: int = 0) -> dict[str, np.ndarr
         weights[f"{2 * i}.weight"] = (rng.standard_normal((n_out, n_in)) * scale).astype(np.float32)
         weights[f"{2 * i}.bias"] = np.zeros(n_out, dtype=np.float32)
     return weights
-
-
-def tfnn_model(sizes: tuple[int, ...], weights: dict[str, np.ndarray], backend: Any) -> Any:
-    """An ``nn.Sequential`` of Linear and ReLU layers on ``backend`` holding ``weights``.
-
-    Example::
-
-        model = tfnn_model(MODELS["mlp"], initial_weights(MODELS["mlp"]), get_backend())
-    """
-    from tfnn import nn
-
-    layers: list[Any] = []
-    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-        if i:
-            layers.append(nn.ReLU())
-        layers.append(nn.Linear(n_in, n_out))
-    model = nn.Sequential(*layers, backend=backend)
-    model.load_state_dict(weights)
-    return model
 
 
 @dataclass
@@ -88,6 +75,7 @@ def load_data(data_dir: str | os.PathLike[str] | None = None) -> Data:
         data.source                   # 'embedded sample'
     """
     from tfnn.data import load_mnist, load_mnist_sample
+    from tfnn.data.errors import DataError
     from tfnn.data.mnist import DATA_DIR_ENV
 
     directory = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
@@ -95,8 +83,11 @@ def load_data(data_dir: str | os.PathLike[str] | None = None) -> Data:
         x, y = load_mnist_sample("train")
         xt, yt = load_mnist_sample("test")
         return Data(x, y, xt, yt, "embedded sample")
-    x, y = load_mnist("train", directory, download_missing=False)
-    xt, yt = load_mnist("test", directory, download_missing=False)
+    try:
+        x, y = load_mnist("train", directory, download_missing=False)
+        xt, yt = load_mnist("test", directory, download_missing=False)
+    except DataError as e:
+        raise BenchError(str(e)) from None
     return Data(x, y, xt, yt, str(directory))
 
 
@@ -108,7 +99,7 @@ def plan_epochs(samples: int, batch_size: int, steps: int) -> tuple[int, int]:
         plan_epochs(6000, 128, 200)     # (5, 40): 40 batches of 128 fit in 6,000 images
     """
     if batch_size > samples:
-        raise ValueError(f"batch size {batch_size} exceeds the {samples} training images")
+        raise BenchError(f"batch size {batch_size} exceeds the {samples} training images")
     fit = samples // batch_size
     per_epoch = max(k for k in range(1, min(steps, fit) + 1) if steps % k == 0)
     return steps // per_epoch, per_epoch
@@ -120,7 +111,7 @@ class Workload:
 
     ``x``/``y`` are the training subset (uint8 images, normalised by ``Batches`` as
     ``Trainer.fit`` does), ``eval_every`` the steps between loss readings (each epoch end
-    is one too, as in ``Trainer.fit``).
+    is one too, as in ``Trainer.fit``), ``warmup_steps`` the untimed steps before the clock.
     """
 
     model: str
@@ -136,7 +127,7 @@ class Workload:
     momentum: float = 0.9
     seed: int = 0
     eval_every: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    warmup_steps: int = 0
 
     @property
     def name(self) -> str:
@@ -155,23 +146,23 @@ class Workload:
         )
 
     def with_steps(self, steps: int) -> Workload:
-        """The same workload cut to its first ``steps`` steps (one epoch)."""
+        """The same workload cut to its first ``steps`` steps (one epoch, no warm-up)."""
         n = steps * self.batch_size
-        return Workload(
-            self.model,
-            self.sizes,
-            self.batch_size,
-            steps,
-            1,
-            steps,
-            self.x[:n],
-            self.y[:n],
-            self.weights,
-            self.lr,
-            self.momentum,
-            self.seed,
-            None,
+        return replace(
+            self,
+            steps=steps,
+            epochs=1,
+            steps_per_epoch=steps,
+            x=self.x[:n],
+            y=self.y[:n],
+            eval_every=None,
+            warmup_steps=0,
         )
+
+    def warmup(self) -> Workload | None:
+        """The untimed steps a run trains first (its first ``warmup_steps`` batches)."""
+        steps = min(self.warmup_steps, self.steps_per_epoch)
+        return self.with_steps(steps) if steps else None
 
 
 def make_workload(
@@ -184,6 +175,7 @@ def make_workload(
     momentum: float = 0.9,
     seed: int = 0,
     loss_points: int = 20,
+    warmup_steps: int = WARMUP_STEPS,
 ) -> Workload:
     """Plan ``steps`` steps of ``model`` at ``batch_size`` on ``data`` (module docstring).
 
@@ -193,7 +185,7 @@ def make_workload(
         w.epochs, w.steps_per_epoch, w.x.shape     # (5, 40, (5120, 28, 28))
     """
     if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
+        raise BenchError(f"unknown model {model!r}; choose from {', '.join(MODELS)}")
     epochs, per_epoch = plan_epochs(len(data.y_train), batch_size, steps)
     subset = np.random.default_rng(seed).permutation(len(data.y_train))[: per_epoch * batch_size]
     subset.sort()
@@ -212,4 +204,5 @@ def make_workload(
         momentum,
         seed,
         max(1, steps // loss_points),
+        warmup_steps,
     )

@@ -1,0 +1,105 @@
+"""``tfnn bench`` refuses bad input in one line, before any work, through tfnn.cli's path."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+import pytest
+
+from tfnn.bench import command
+from tfnn.cli import main
+from tfnn.commands import CommandError
+
+SMALL = ["--backends", "numpy", "--models", "taskflow-mnist", "--steps", "2", "--repeats", "1"]
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if the benchmark starts any work."""
+
+    def started(*args, **kwargs):
+        raise AssertionError("the benchmark started work before refusing its input")
+
+    monkeypatch.setattr("tfnn.bench.contenders.contenders_for", started)
+    monkeypatch.setattr("tfnn.bench.workload.load_data", started)
+
+
+def _one_line(capsys, status):
+    err = capsys.readouterr().err.strip()
+    assert status == 1, err
+    assert len(err.splitlines()) == 1 and err.startswith("tfnn: error:"), err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--lr", "nan"], "--lr must be a finite number > 0, not nan"),
+        (["--lr", "-0.1"], "--lr must be a finite number > 0"),
+        (["--momentum", "2"], "--momentum must be in [0, 1), not 2"),
+        (["--strategies", ""], "--strategies is empty; choose from sequential"),
+        (["--strategies", " , "], "--strategies is empty"),
+        (["--batch-sizes", ""], "--batch-sizes is empty"),
+        (["--seed", "-5"], "--seed must be >= 0, not -5"),
+    ],
+)
+def test_bad_flags_are_refused_in_one_line(flags, message, tmp_path, capsys, no_work):
+    status = main(["bench", *SMALL, *flags, "--out", str(tmp_path / "out")])
+    assert message in _one_line(capsys, status)
+
+
+def test_a_diverging_training_is_one_line(tmp_path, capsys):
+    status = main(["bench", *SMALL, "--strategies", "sequential", "--lr", "1e6",
+                   "--out", str(tmp_path)])  # fmt: skip
+    err = _one_line(capsys, status)
+    assert "the training diverges with lr 1e+06" in err and "lower --lr" in err
+    assert not (tmp_path / "results.json").exists()
+
+
+@pytest.mark.smoke
+def test_out_that_is_a_file_is_refused_naming_it(tmp_path, capsys, no_work):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("keep me")
+    err = _one_line(capsys, main(["bench", *SMALL, "--out", str(taken)]))
+    assert f"--out {taken} is a file, not a folder" in err
+    assert taken.read_text() == "keep me"
+
+
+def test_out_in_a_missing_folder_is_refused_naming_it(tmp_path, capsys, no_work):
+    given = str(tmp_path / "missing" / "out")
+    err = _one_line(capsys, main(["bench", *SMALL, "--out", given]))
+    assert f"--out {given}: the folder {tmp_path / 'missing'} does not exist" in err
+
+
+def test_out_holding_a_foreign_results_file_is_refused(tmp_path, capsys, no_work):
+    (tmp_path / "results.json").write_text('{"mine": true}')
+    err = _one_line(capsys, main(["bench", *SMALL, "--out", str(tmp_path)]))
+    assert f"{tmp_path / 'results.json'} exists and is not one tfnn bench wrote" in err
+    assert json.loads((tmp_path / "results.json").read_text()) == {"mine": True}
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_out_in_a_read_only_folder_is_refused(tmp_path, capsys, no_work):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        err = _one_line(capsys, main(["bench", *SMALL, "--out", str(locked / "out")]))
+    finally:
+        locked.chmod(0o700)
+    assert f"the folder {locked} is not writable" in err
+
+
+def test_out_written_by_tfnn_bench_before_is_accepted(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({"schema": "tfnn-bench/1"}))
+    (tmp_path / "throughput.png").write_bytes(command.PNG + b"...")
+    assert command.check_out(str(tmp_path)) == tmp_path
+
+
+@pytest.mark.smoke
+def test_errors_reach_the_cli_as_command_errors():
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    with pytest.raises(CommandError, match="--momentum"):
+        command.run(parser.parse_args(["--momentum", "1"]))
