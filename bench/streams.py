@@ -61,6 +61,77 @@ def chains(xp: Any, n: int, length: int, device: str, seed: int = 0) -> tuple[Ta
     return tf, state
 
 
+class Setup:
+    """Where the chains run: ``xp``, the device name, one stream pool per count, and how
+    to wait for and release them."""
+
+    def __init__(self, simulate: bool, counts: list[int]) -> None:
+        self.simulate = simulate
+        self.limit: Any = None
+        if simulate:
+            import numpy as xp
+            from threadpoolctl import threadpool_limits
+
+            from tfnn.executor.simulated import SimulatedDevice
+
+            self.xp, self.device = xp, "sim:0"
+            self.name = f"simulated streams on {platform.processor() or 'the CPU'}"
+            self.pools: dict[int, Any] = {
+                s: SimulatedDevice(streams=s, max_delay=0.0) for s in counts
+            }
+            self.limit = threadpool_limits(limits=1, user_api="blas")
+        else:
+            from tfnn.backends import get_backend
+
+            backend = get_backend("cupy", "cuda:0")
+            self.xp, self.device, self.name = backend.xp, "cuda:0", _gpu_name()
+            self.pools = {s: backend.stream_pool(s) for s in counts}
+            self._backend = backend
+
+    def synchronize(self) -> None:
+        if self.simulate:
+            for pool in self.pools.values():
+                pool.synchronize()
+        else:
+            self._backend.synchronize()
+
+    def close(self) -> None:
+        if self.simulate:
+            for pool in self.pools.values():
+                pool.close()
+        if self.limit is not None:
+            self.limit.restore_original_limits()
+
+
+def time_sizes(setup: Setup, sizes: list[int], counts: list[int], args: Any) -> dict:
+    """Median seconds per stream count and size, interleaved, repetition 0 dropped."""
+    executors = {s: Executor(workers=2, devices={setup.device: setup.pools[s]}) for s in counts}
+    results = {}
+    try:
+        for n in sizes:
+            # One graph per executor: a graph caches its stream assignment, and a graph
+            # shared between executors would keep the first executor's streams.
+            graphs = {s: chains(setup.xp, n, args.length, setup.device)[0] for s in counts}
+            seconds: dict[int, list[float]] = {s: [] for s in counts}
+            for rep in range(args.repeats + 1):
+                for s in counts:
+                    setup.synchronize()
+                    begin = time.perf_counter()
+                    executors[s].run(graphs[s]).result()
+                    if rep:
+                        seconds[s].append(time.perf_counter() - begin)
+            medians = {s: statistics.median(v) for s, v in seconds.items()}
+            results[str(n)] = {
+                "raw_seconds": {str(s): v for s, v in seconds.items()},
+                "median_seconds": {str(s): m for s, m in medians.items()},
+                "speedup_vs_first": {str(s): medians[counts[0]] / m for s, m in medians.items()},
+            }
+    finally:
+        for executor in executors.values():
+            executor.shutdown()
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1024,4096")
@@ -72,79 +143,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     counts = [int(s) for s in args.streams.split(",")]
+    from tfnn.backends import BackendError
 
-    if args.simulate:
-        import numpy as xp
-        from threadpoolctl import threadpool_limits
-
-        from tfnn.executor.simulated import SimulatedDevice
-
-        device, gpu = "sim:0", f"simulated streams on {platform.processor() or 'the CPU'}"
-        pools = {s: SimulatedDevice(streams=s, max_delay=0.0) for s in counts}
-        limit: Any = threadpool_limits(limits=1, user_api="blas")
-
-        def synchronize() -> None:
-            for pool in pools.values():
-                pool.synchronize()
-    else:
-        from tfnn.backends import BackendError, get_backend
-
-        try:
-            backend = get_backend("cupy", "cuda:0")
-        except BackendError as e:
-            print(
-                f"bench/streams.py: needs cupy and an NVIDIA GPU ({e}); "
-                "pass --simulate to run the same graphs on the CPU",
-                file=sys.stderr,
-            )
-            return 1
-        xp, device = backend.xp, "cuda:0"
-        gpu = _gpu_name()
-        pools = {s: backend.stream_pool(s) for s in counts}
-        limit = None
-        synchronize = backend.synchronize
-
-    executors = {s: Executor(workers=2, devices={device: pools[s]}) for s in counts}
-    results: dict[str, Any] = {
-        "device": gpu,
-        "simulated": args.simulate,
-        "length": args.length,
-        "repeats": args.repeats,
-        "sizes": {},
-    }
     try:
-        for n in sizes:
-            # One graph per executor: a graph caches its stream assignment, and a graph
-            # shared between executors would keep the first executor's streams.
-            graphs = {s: chains(xp, n, args.length, device)[0] for s in counts}
-            seconds: dict[int, list[float]] = {s: [] for s in counts}
-            for rep in range(args.repeats + 1):
-                for s in counts:
-                    synchronize()
-                    begin = time.perf_counter()
-                    executors[s].run(graphs[s]).result()
-                    elapsed = time.perf_counter() - begin
-                    if rep:
-                        seconds[s].append(elapsed)
-            medians = {s: statistics.median(v) for s, v in seconds.items()}
-            base = counts[0]
-            results["sizes"][str(n)] = {
-                "raw_seconds": {str(s): v for s, v in seconds.items()},
-                "median_seconds": {str(s): m for s, m in medians.items()},
-                "speedup_vs_first": {str(s): medians[base] / m for s, m in medians.items()},
-            }
+        setup = Setup(args.simulate, counts)
+    except BackendError as e:
+        print(
+            f"bench/streams.py: needs cupy and an NVIDIA GPU ({e}); "
+            "pass --simulate to run the same graphs on the CPU",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        timed = time_sizes(setup, sizes, counts, args)
     finally:
-        for executor in executors.values():
-            executor.shutdown()
-        if args.simulate:
-            for pool in pools.values():
-                pool.close()
-        if limit is not None:
-            limit.restore_original_limits()
-
-    print(f"device: {gpu}; two chains of {args.length} float32 matmuls, n x n")
+        setup.close()
+    results = {"device": setup.name, "simulated": args.simulate, "length": args.length}
+    results |= {"repeats": args.repeats, "sizes": timed}
+    print(f"device: {setup.name}; two chains of {args.length} float32 matmuls, n x n")
     print(f"{'n':>6} {'streams':>8} {'median ms':>10} {'speedup':>8}")
-    for n, r in results["sizes"].items():
+    for n, r in timed.items():
         for s in counts:
             ms = r["median_seconds"][str(s)] * 1e3
             print(f"{n:>6} {s:>8} {ms:10.2f} {r['speedup_vs_first'][str(s)]:7.2f}x")

@@ -20,15 +20,35 @@ def _graph():
     return tf, a, b, c, d, cond
 
 
-def test_join_counter_releases_on_last_strong_predecessor_and_rearms():
+def test_join_counter_releases_on_last_strong_predecessor_and_is_restored_when_it_runs():
     tf, a, b, c, d, cond = _graph()
     arm(tf._graph)
     assert sources(tf._graph) == [b]  # a has a weak predecessor, so it is no source
     assert advance(a, None) == []
     assert advance(b, None) == [c]
-    # re-armed at once: the loop's next pass needs both predecessors again
+    assert c._join == []  # released and not finished: a late predecessor pops nothing
+    assert advance(a, None) == []
+    assert advance(c, None) == [cond]
+    # restored when c finished: the loop's next pass needs both predecessors again
+    assert len(c._join) == 2
     assert advance(b, None) == []
     assert advance(a, None) == [c]
+
+
+def test_counter_popped_before_a_weak_edge_scheduled_the_task_is_restored():
+    # Taskflow's rule: P1 popped X's counter, C1 then scheduled X through a weak edge;
+    # when X finishes its counter is full again, so P2 alone does not release it.
+    tf = Taskflow()
+    p1, x, p2 = (tf.emplace(lambda: None, name=n) for n in ("P1", "X", "P2"))
+    c1 = tf.condition(lambda: 0, name="C1")
+    p1.precede(x, c1)
+    c1.precede(x)
+    p2.precede(x)
+    arm(tf._graph)
+    assert advance(p1, None) == [c1]
+    assert advance(c1, 0) == [x]
+    advance(x, None)
+    assert advance(p2, None) == []
 
 
 def test_condition_schedules_chosen_successor_directly():

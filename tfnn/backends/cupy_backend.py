@@ -183,7 +183,8 @@ def _made(cupy: Any, order: HostOrder) -> None:
         # streams follow already
 
     def record(event: Any) -> Any:
-        event = event or cupy.cuda.Event(disable_timing=True)
+        if event is None:
+            event = cupy.cuda.Event(disable_timing=True)
         event.record(stream)
         return event
 

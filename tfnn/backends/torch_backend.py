@@ -176,7 +176,8 @@ def _made(torch: Any, device: Any, order: HostOrder) -> None:
     stream = torch.cuda.current_stream(device)
 
     def record(event: Any) -> Any:
-        event = event or torch.cuda.Event()
+        if event is None:
+            event = torch.cuda.Event()
         event.record(stream)
         return event
 

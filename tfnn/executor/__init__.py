@@ -8,12 +8,14 @@ Example::
     a.precede(b, c)                       # B and C run after A, possibly in parallel
     with Executor(workers=2) as ex:
         ex.run(tf).result()
+        ex.async_(print, "D").result()    # a task without a graph
 """
 
 from tfnn.executor.algorithms import Result
-from tfnn.executor.executor import Executor, SyncExecutor
-from tfnn.executor.future import CancelledError, RunFuture, TaskError
-from tfnn.executor.graph import GraphError, Kind, Subflow, Task, Taskflow
+from tfnn.executor.asyncs import AsyncTask
+from tfnn.executor.executor import MAX_WORKERS, Executor
+from tfnn.executor.future import AsyncFuture, CancelledError, RunFuture, TaskError
+from tfnn.executor.graph import FlowBuilder, Taskflow
 from tfnn.executor.observer import Observer, TraceObserver
 from tfnn.executor.partitioner import (
     DynamicPartitioner,
@@ -22,11 +24,19 @@ from tfnn.executor.partitioner import (
     StaticPartitioner,
 )
 from tfnn.executor.pipeline import Pipe, Pipeflow, Pipeline, PipeType
+from tfnn.executor.semaphore import Semaphore
+from tfnn.executor.subflow import Subflow
+from tfnn.executor.sync import SyncExecutor
+from tfnn.executor.task import GraphError, Kind, Task
 
 __all__ = [
+    "MAX_WORKERS",
+    "AsyncFuture",
+    "AsyncTask",
     "CancelledError",
     "DynamicPartitioner",
     "Executor",
+    "FlowBuilder",
     "GraphError",
     "GuidedPartitioner",
     "Kind",
@@ -38,6 +48,7 @@ __all__ = [
     "Pipeline",
     "Result",
     "RunFuture",
+    "Semaphore",
     "StaticPartitioner",
     "Subflow",
     "SyncExecutor",

@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from tfnn.executor.partitioner import GuidedPartitioner, Partitioner, Span, graph_error
 
 if TYPE_CHECKING:
-    from tfnn.executor.graph import Subflow, Task
+    from tfnn.executor.subflow import Subflow
+    from tfnn.executor.task import Task
 
 T = TypeVar("T")
 

@@ -2,14 +2,16 @@
 
 Condition tasks are diamonds and their (weak) out-edges dashed, labelled with the index
 a condition returns to take them; subflow tasks are drawn as boxes with a fold; module
-tasks as 3-D boxes, with the module's graph beside them in a cluster, once.
+tasks as 3-D boxes, with the module's graph beside them in a cluster, once; a subflow
+task that retained its child graph (``sf.retain(True)``) has it drawn in a cluster.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tfnn.executor.graph import MODULE, SUBFLOW, WEAK_SOURCES, Graph, Task
+from tfnn.executor.graph import Graph
+from tfnn.executor.task import KINDS_WITH_WEAK_OUT_EDGES, MODULE, SUBFLOW, Task
 
 if TYPE_CHECKING:
     from tfnn.executor.graph import Taskflow
@@ -29,13 +31,19 @@ def to_dot(taskflow: Taskflow) -> str:
 def _graph_lines(graph: Graph, lines: list[str], drawn: set[int], indent: str) -> None:
     drawn.add(id(graph))
     for t in graph.tasks:
-        shape = "diamond" if t.kind in WEAK_SOURCES else _SHAPES.get(t.kind, "box")
+        shape = "diamond" if t.kind in KINDS_WITH_WEAK_OUT_EDGES else _SHAPES.get(t.kind, "box")
         lines.append(f"{indent}{_node(t)} [label={_quote(t.name)} shape={shape}];")
     for t in graph.tasks:
         for i, s in enumerate(t._succ):
-            style = f' [style=dashed label="{i}"]' if t.kind in WEAK_SOURCES else ""
+            style = f' [style=dashed label="{i}"]' if t.kind in KINDS_WITH_WEAK_OUT_EDGES else ""
             lines.append(f"{indent}{_node(t)} -> {_node(s)}{style};")
     for t in graph.tasks:
+        retained = t.retained_subflow
+        if retained is not None and id(retained._graph) not in drawn:
+            lines.append(f"{indent}subgraph {_quote('cluster_' + _node(t))} {{")
+            lines.append(f"{indent}  label={_quote('subflow ' + t.name)};")
+            _graph_lines(retained._graph, lines, drawn, indent + "  ")
+            lines.append(f"{indent}}}")
         if t.kind is MODULE and t.module is not None and id(t.module._graph) not in drawn:
             module = t.module._graph
             lines.append(f"{indent}subgraph {_quote('cluster_' + module.name)} {{")

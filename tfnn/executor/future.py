@@ -1,13 +1,28 @@
-"""The future a run returns, and the error that names the failing task."""
+"""The futures that runs and async tasks return, and the error that names the failing task.
+
+Waiting on a future from inside a task of the same executor would block a worker that
+may be the one that has to run what it waits for (with one worker, a deadlock). Such a
+wait is cooperative instead: the worker runs other queued tasks until the future is
+done (``Executor.corun_until``).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from concurrent.futures import CancelledError
-from typing import Any
+from typing import Generic, TypeVar
 
-__all__ = ["CancelledError", "RunFuture", "TaskError"]
+__all__ = ["AsyncFuture", "CancelledError", "RunFuture", "TaskError"]
+
+T = TypeVar("T")
+
+Cooperate = Callable[[Callable[[], bool], float | None], bool]
+"""``cooperate(done, timeout)``: on a worker of the executor, run tasks until ``done()``
+and return True; elsewhere return False at once. Raises TimeoutError after ``timeout``."""
+
+# One lock for creating the rarely needed events of async futures (see AsyncFuture).
+_event_lock = threading.Lock()
 
 
 class TaskError(RuntimeError):
@@ -35,26 +50,29 @@ class RunFuture:
     no new task starts.
     """
 
-    __slots__ = ("_cancel", "_done", "_error")
+    __slots__ = ("_cancel", "_cooperate", "_done", "_error")
 
-    def __init__(self, cancel: Callable[[], bool]) -> None:
+    def __init__(self, cancel: Callable[[], bool], cooperate: Cooperate | None = None) -> None:
         self._done = threading.Event()
         self._error: BaseException | None = None
         self._cancel = cancel
+        self._cooperate = cooperate
 
     def result(self, timeout: float | None = None) -> None:
-        if not self._done.wait(timeout):
-            raise TimeoutError(f"run not finished after {timeout} s")
+        self._wait(timeout)
         if self._error is not None:
             raise self._error
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        if not self._done.wait(timeout):
-            raise TimeoutError(f"run not finished after {timeout} s")
+        self._wait(timeout)
         return self._error
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
+        try:
+            self._wait(timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def done(self) -> bool:
         return self._done.is_set()
@@ -65,6 +83,102 @@ class RunFuture:
             return False
         return self._cancel()
 
-    def _set(self, error: BaseException | None) -> Any:
+    def _wait(self, timeout: float | None) -> None:
+        if self._done.is_set():
+            return
+        if self._cooperate is not None and self._cooperate(self._done.is_set, timeout):
+            return
+        if not self._done.wait(timeout):
+            raise TimeoutError(f"run not finished after {timeout} s")
+
+    def _set(self, error: BaseException | None) -> None:
         self._error = error
         self._done.set()
+
+
+class AsyncFuture(Generic[T]):
+    """The result of ``executor.async_(fn, *args)``: ``result()`` returns ``fn``'s value
+    or raises its exception, as ``concurrent.futures.Future`` does.
+
+    It is also the work item itself (``fn`` and its arguments), so an async task costs
+    one object. No event is made unless someone waits before it is done: the finisher
+    sets ``_done`` then reads ``_event``; a waiter makes ``_event`` then reads ``_done``;
+    under the GIL one of them sees the other's write, so no wake-up is lost.
+
+    Example::
+
+        future = executor.async_(pow, 2, 10)
+        future.result()      # 1024
+    """
+
+    __slots__ = (
+        "_args",
+        "_cooperate",
+        "_done",
+        "_error",
+        "_event",
+        "_fn",
+        "_kwargs",
+        "_silent",
+        "_value",
+    )
+
+    def __init__(
+        self,
+        cooperate: Cooperate | None,
+        fn: Callable[..., T],
+        args: tuple[object, ...] = (),
+        kwargs: dict[str, object] | None = None,
+        silent: bool = False,
+    ) -> None:
+        self._cooperate = cooperate
+        self._silent = silent
+        self._fn: Callable[..., T] | None = fn
+        self._args = args
+        self._kwargs = kwargs
+        self._done = False
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        self._event: threading.Event | None = None
+
+    def result(self, timeout: float | None = None) -> T:
+        if not self._done:
+            self._wait(timeout)
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]  # set when done without error
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if not self._done:
+            self._wait(timeout)
+        return self._error
+
+    def done(self) -> bool:
+        return self._done
+
+    def _execute(self) -> None:
+        fn, args, kwargs = self._fn, self._args, self._kwargs
+        self._fn = self._kwargs = None  # let go of what the call held
+        self._args = ()
+        try:
+            assert fn is not None
+            self._value = fn(*args, **kwargs) if kwargs else fn(*args)
+        except BaseException as e:
+            self._error = e
+        self._done = True
+        event = self._event
+        if event is not None:
+            event.set()
+
+    def _wait(self, timeout: float | None) -> None:
+        if self._cooperate is not None and self._cooperate(self.done, timeout):
+            return
+        with _event_lock:
+            if self._event is None:
+                self._event = threading.Event()
+        if not self._done and not self._event.wait(timeout):
+            raise TimeoutError(f"async task not finished after {timeout} s")
+
+    def __repr__(self) -> str:
+        state = "done" if self._done else "pending"
+        return f"AsyncFuture({state})"

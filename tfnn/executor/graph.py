@@ -33,155 +33,46 @@ Example (a do-while loop counting to 3)::
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
-from enum import Enum
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 from tfnn.executor.algorithms import ParallelAlgorithms
+from tfnn.executor.task import (
+    CONDITION,
+    MODULE,
+    MULTI_CONDITION,
+    STATIC,
+    SUBFLOW,
+    GraphError,
+    Kind,
+    Task,
+)
 
+if TYPE_CHECKING:
+    from tfnn.executor.runs import Run
+    from tfnn.executor.subflow import Subflow
 
-class GraphError(ValueError):
-    """A graph is built or used in a way Taskflow's semantics do not allow."""
-
-
-class Kind(Enum):
-    STATIC = "static"
-    CONDITION = "condition"
-    MULTI_CONDITION = "multi_condition"
-    SUBFLOW = "subflow"
-    MODULE = "module"
-
-
-STATIC = Kind.STATIC
-CONDITION = Kind.CONDITION
-MULTI_CONDITION = Kind.MULTI_CONDITION
-SUBFLOW = Kind.SUBFLOW
-MODULE = Kind.MODULE
-
-WEAK_SOURCES = (CONDITION, MULTI_CONDITION)
-
-_ids = itertools.count()
+__all__ = ["FlowBuilder", "Graph", "GraphError", "Kind", "Task", "Taskflow"]
 
 
 def _noop() -> None:
     return None
 
 
-class Task:
-    """A node of a Taskflow; also the handle the user links with ``precede``.
-
-    Scheduler state lives in slots: ``_join`` is the join counter as a list of tokens
-    (``list.pop`` is atomic, and only the pop that empties it returns True), ``_arm``
-    the full counter used to re-arm it.
-
-    Example::
-
-        a, b = tf.emplace(f, g)
-        a.precede(b)          # b runs after a
-        a.name, b.device      # "task-0", "cpu"
-
-    ``device`` places a static task on a device registered with the executor (see
-    ``tfnn.executor.streams``). ``reads_device`` (default True) says whether a host
-    task reads device results: if so it waits for its device predecessors' events.
-    """
-
-    __slots__ = (
-        "_arm",
-        "_events",
-        "_join",
-        "_preds",
-        "_stream",
-        "_succ",
-        "_value",
-        "data",
-        "device",
-        "graph",
-        "kind",
-        "module",
-        "name",
-        "reads_device",
-        "work",
-    )
-
-    def __init__(
-        self,
-        graph: Graph,
-        kind: Kind,
-        work: Callable[..., Any],
-        name: str | None,
-        device: str = "cpu",
-        data: Any = None,
-    ) -> None:
-        self.graph = graph
-        self.kind = kind
-        self.work = work
-        self.name = name if name is not None else f"task-{next(_ids)}"
-        self.device = device
-        self.data = data
-        self.module: Taskflow | None = None
-        self._succ: list[Task] = []
-        self._preds: list[Task] = []
-        self._arm: list[bool] = []
-        self._join: list[bool] = []
-        # Device state (see tfnn.executor.streams): the stream this task launches on,
-        # the (stream, event) pairs its successors must order after, its launch result.
-        self._stream: Any = None
-        self._events: list[tuple[Any, Any]] = []
-        self._value: Any = None
-        self.reads_device = True
-
-    def precede(self, *tasks: Task) -> Task:
-        """Add edges self -> each task, in order (a condition's index counts from 0)."""
-        for t in tasks:
-            self._check_same_graph(t)
-            self._succ.append(t)
-            t._preds.append(self)
-        self.graph.version += 1
-        return self
-
-    def succeed(self, *tasks: Task) -> Task:
-        """Add edges each task -> self."""
-        for t in tasks:
-            t.precede(self)
-        return self
-
-    def _check_same_graph(self, other: Task) -> None:
-        if not isinstance(other, Task):
-            raise GraphError(f"task {self.name!r} can only precede Task objects, not {other!r}")
-        if other.graph is not self.graph:
-            raise GraphError(
-                f"task {other.name!r} belongs to {other.graph.name!r}, not to "
-                f"{self.graph.name!r}; link tasks within one Taskflow, and use "
-                "composed_of() to run another Taskflow as a module task"
-            )
-
-    @property
-    def successors(self) -> list[Task]:
-        return list(self._succ)
-
-    @property
-    def predecessors(self) -> list[Task]:
-        return list(self._preds)
-
-    @property
-    def num_strong_dependencies(self) -> int:
-        return sum(1 for p in self._preds if p.kind not in WEAK_SOURCES)
-
-    @property
-    def num_weak_dependencies(self) -> int:
-        return sum(1 for p in self._preds if p.kind in WEAK_SOURCES)
-
-    def __repr__(self) -> str:
-        return f"Task({self.name!r}, {self.kind.value})"
-
-
 class Graph:
-    """The task list of one Taskflow or one spawned subflow."""
+    """The task list of one Taskflow or one spawned subflow.
+
+    ``busy`` is True while a run (or a module task) executes the graph, and for good once
+    a subflow's graph was spawned: adding tasks or edges then is refused. A run of a busy
+    Taskflow waits in ``waiting`` until the one before it finishes, as in Taskflow;
+    ``holder`` is the run that executes it now.
+    """
 
     __slots__ = (
         "acyclic_version",
         "armed_version",
         "busy",
+        "holder",
         "name",
         "streams_devices",
         "streams_version",
@@ -199,7 +90,8 @@ class Graph:
         self.streams_version = -1
         self.streams_devices: Any = None
         self.busy = False
-        self.waiting: list[Any] = []
+        self.holder: Run | None = None
+        self.waiting: list[Run] = []
 
 
 class FlowBuilder(ParallelAlgorithms):
@@ -217,31 +109,77 @@ class FlowBuilder(ParallelAlgorithms):
     ) -> Task:
         if not callable(work):
             raise GraphError(f"{kind.value} task {name!r} needs a callable, got {work!r}")
+        if self._graph.busy:
+            raise GraphError(
+                f"cannot add task {name!r} to {self.name!r} while it is running; build a "
+                "Taskflow before run() or after its future is done (a task that grows "
+                "the graph at run time is a subflow: tf.subflow(fn))"
+            )
         task = Task(self._graph, kind, work, name, device, data)
         self._graph.tasks.append(task)
         self._graph.version += 1
         return task
 
+    @overload
     def emplace(
         self,
-        *fns: Callable[[], Any],
+        fn: Callable[[], object] | Taskflow,
+        /,
+        *,
         name: str | None = None,
         device: str = "cpu",
         data: Any = None,
-    ) -> Any:
+    ) -> Task: ...
+
+    @overload
+    def emplace(
+        self,
+        fn: Callable[[], object] | Taskflow,
+        second: Callable[[], object] | Taskflow,
+        /,
+        *fns: Callable[[], object] | Taskflow,
+        device: str = "cpu",
+        data: Any = None,
+    ) -> tuple[Task, ...]: ...
+
+    def emplace(
+        self,
+        *fns: Callable[[], object] | Taskflow,
+        name: str | None = None,
+        device: str = "cpu",
+        data: Any = None,
+    ) -> Task | tuple[Task, ...]:
         """Add static tasks; one callable returns a Task, several return a tuple.
+
+        A Taskflow in place of a callable adds a module task (``composed_of``).
 
         Example::
 
             a = tf.emplace(lambda: print("A"), name="A")
             b, c = tf.emplace(f, g)
+            m = tf.emplace(other_taskflow)      # tf.composed_of(other_taskflow)
         """
         if not fns:
             raise GraphError("emplace() needs at least one callable")
         if len(fns) > 1 and name is not None:
             raise GraphError("name= applies to one task; emplace several and set .name each")
-        tasks = tuple(self._add(STATIC, fn, name, device, data) for fn in fns)
+        tasks = tuple(
+            self.composed_of(fn, name)
+            if isinstance(fn, Taskflow)
+            else self._add(STATIC, fn, name, device, data)
+            for fn in fns
+        )
         return tasks[0] if len(tasks) == 1 else tasks
+
+    def linearize(self, tasks: Sequence[Task]) -> None:
+        """Chain ``tasks`` in order: ``tasks[0] -> tasks[1] -> ...``.
+
+        Example::
+
+            tf.linearize([load, forward, backward, update])
+        """
+        for before, after in itertools.pairwise(tasks):
+            before.precede(after)
 
     def condition(self, fn: Callable[[], int], name: str | None = None, data: Any = None) -> Task:
         """Add a condition task: ``fn()`` returns the index of the one successor to run.
@@ -258,10 +196,11 @@ class FlowBuilder(ParallelAlgorithms):
         return self._add(MULTI_CONDITION, fn, name, "cpu", data)
 
     def subflow(
-        self, fn: Callable[[Subflow], Any], name: str | None = None, data: Any = None
+        self, fn: Callable[[Subflow], object], name: str | None = None, data: Any = None
     ) -> Task:
         """Add a subflow task: ``fn(sf)`` builds a child graph at run time; the parent's
-        successors run after the whole child graph has finished (join).
+        successors run after the whole child graph has finished (join). ``sf.join()``
+        runs it at once, inside ``fn``; ``sf.detach()`` lets it run on by itself.
 
         Example::
 
@@ -301,10 +240,6 @@ class FlowBuilder(ParallelAlgorithms):
             raise GraphError(f"Taskflow {self.name!r} is running; wait for it before clear()")
         self._graph.tasks.clear()
         self._graph.version += 1
-
-
-class Subflow(FlowBuilder):
-    """The builder a subflow task's callable receives; its graph is joined by the parent."""
 
 
 class Taskflow(FlowBuilder):

@@ -67,7 +67,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tfnn.executor.graph import WEAK_SOURCES, Graph, Task
+from tfnn.executor.graph import Graph
+from tfnn.executor.task import KINDS_WITH_WEAK_OUT_EDGES, Task
 from tfnn.executor.transitions import strong_order
 
 _local = threading.local()
@@ -160,7 +161,7 @@ def _assign_branches(
 
 
 def _strong_succ(t: Task) -> list[Task]:
-    return [] if t.kind in WEAK_SOURCES else t._succ
+    return [] if t.kind in KINDS_WITH_WEAK_OUT_EDGES else t._succ
 
 
 def _heights(order: list[Task]) -> dict[int, int]:
@@ -186,7 +187,9 @@ def _critical_path(
         t
         for t in order
         if t.device == device
-        and not any(p.device == device and p.kind not in WEAK_SOURCES for p in t._preds)
+        and not any(
+            p.device == device and p.kind not in KINDS_WITH_WEAK_OUT_EDGES for p in t._preds
+        )
     ]
     path: list[Task] = []
     on_path: set[int] = set()

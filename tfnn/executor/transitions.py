@@ -1,6 +1,6 @@
 """Scheduler state transitions, as plain functions testable without threads.
 
-State (all on ``Task`` slots, see ``tfnn.executor.graph``):
+State (all on ``Task`` slots, see ``tfnn.executor.task``):
 
 - ``task._arm``: the full join counter, ``[True] + [False] * (n - 1)`` for ``n`` strong
   predecessors (empty for tasks with none);
@@ -8,16 +8,31 @@ State (all on ``Task`` slots, see ``tfnn.executor.graph``):
   ``list.pop`` is atomic, so exactly one predecessor pops the ``True`` token and that
   one releases the task, without a lock.
 
+Join-counter rule (Taskflow's): **when a task finishes, its join counter is restored to
+its number of strong dependencies**, whatever popped it before. So a task that a
+condition scheduled through a weak edge, while one of its strong predecessors had
+already finished, runs once, and the strong predecessor that finishes after it counts
+toward its next run. Example (X runs once)::
+
+    S -> P1 -> X -> C2 --0--> P2 -> X        C1 --0--> X   (weak)
+         P1 -> C1
+
+A strong predecessor that finishes while its successor is released and not yet finished
+pops nothing (the successor's counter is empty until it finishes): that edge counts
+toward nothing, which is Taskflow's undefined case made harmless.
+
 Transitions:
 
 - ``arm(graph)`` at the start of every run (and every iteration of ``run_n``): rebuild
   ``_arm`` when the graph changed, and refill any counter a previous iteration left
   partly popped (a branch not taken, a cancelled run);
 - ``sources(graph)``: tasks with no predecessors at all;
+- ``release(task)``: ``task`` (a strong source) finished: restore its counter and return
+  the successors whose counter it emptied;
 - ``advance(task, value)``: the tasks made ready by ``task`` finishing with return value
-  ``value``. For a strong source, the successors whose counter it emptied (re-armed at
-  once, so loops work); for a condition, the one successor ``value`` names (weak edge:
-  scheduled directly, counters untouched); for a multi-condition, those it names.
+  ``value``: ``release`` for a strong source; for a condition, the one successor
+  ``value`` names (weak edge: scheduled directly, counters untouched); for a
+  multi-condition, those it names.
 
 The executors (``Executor`` and ``SyncExecutor``) only add *where* ready tasks run.
 """
@@ -28,14 +43,15 @@ import operator
 from collections import deque
 from typing import Any
 
-from tfnn.executor.graph import CONDITION, MULTI_CONDITION, WEAK_SOURCES, Graph, Task
+from tfnn.executor.graph import Graph
+from tfnn.executor.task import CONDITION, KINDS_WITH_WEAK_OUT_EDGES, MULTI_CONDITION, Task
 
 
 def arm(graph: Graph) -> None:
     """Make every join counter full, recomputing them if the graph changed."""
     if graph.armed_version != graph.version:
         for t in graph.tasks:
-            n = sum(1 for p in t._preds if p.kind not in WEAK_SOURCES)
+            n = sum(1 for p in t._preds if p.kind not in KINDS_WITH_WEAK_OUT_EDGES)
             t._arm = [True] + [False] * (n - 1) if n else []
             t._join = t._arm.copy()
         graph.armed_version = graph.version
@@ -51,12 +67,16 @@ def sources(graph: Graph) -> list[Task]:
 
 
 def release(task: Task) -> list[Task]:
-    """Successors of a strong-edged ``task`` whose join counter it emptied (re-armed)."""
+    """``task`` (strong out-edges) finished: restore its counter; return the successors
+    whose counter it emptied."""
+    task._join = task._arm.copy()
     ready = []
     for s in task._succ:
-        if s._join.pop():
-            s._join = s._arm.copy()
-            ready.append(s)
+        try:
+            if s._join.pop():
+                ready.append(s)
+        except IndexError:
+            pass  # s is released and not finished yet: see the module docstring
     return ready
 
 
@@ -64,9 +84,11 @@ def advance(task: Task, value: Any) -> list[Task]:
     """The tasks ``task`` makes ready by finishing with return value ``value``."""
     kind = task.kind
     if kind is CONDITION:
-        i = _index(task, value)
+        task._join = task._arm.copy()
+        i = value if type(value) is int else _index(task, value)
         return [task._succ[i]] if 0 <= i < len(task._succ) else []
     if kind is MULTI_CONDITION:
+        task._join = task._arm.copy()
         if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
             raise TypeError(
                 f"multi-condition task {task.name!r} returned {value!r}; "
@@ -99,7 +121,7 @@ def strong_order(graph: Graph) -> tuple[list[Task], dict[int, int]]:
     """
     indegree = {id(t): 0 for t in graph.tasks}
     for t in graph.tasks:
-        if t.kind not in WEAK_SOURCES:
+        if t.kind not in KINDS_WITH_WEAK_OUT_EDGES:
             for s in t._succ:
                 indegree[id(s)] += 1
     queue = deque(t for t in graph.tasks if indegree[id(t)] == 0)
@@ -107,7 +129,7 @@ def strong_order(graph: Graph) -> tuple[list[Task], dict[int, int]]:
     while queue:
         t = queue.popleft()
         order.append(t)
-        if t.kind in WEAK_SOURCES:
+        if t.kind in KINDS_WITH_WEAK_OUT_EDGES:
             continue
         for s in t._succ:
             indegree[id(s)] -= 1
@@ -137,7 +159,9 @@ def strong_cycle(graph: Graph) -> list[Task] | None:
     while id(t) not in index:
         index[id(t)] = len(path)
         path.append(t)
-        t = next(p for p in t._preds if p.kind not in WEAK_SOURCES and indegree[id(p)] > 0)
+        t = next(
+            p for p in t._preds if p.kind not in KINDS_WITH_WEAK_OUT_EDGES and indegree[id(p)] > 0
+        )
     return list(reversed(path[index[id(t)] :]))
 
 
@@ -152,7 +176,9 @@ def pitfalls(graph: Graph) -> list[str]:
         found.append(f"strong cycle {names}: these tasks wait on each other and never run")
     for t in graph.tasks:
         if t.num_strong_dependencies > 1:
-            branches = {p for p in t._preds if p.kind not in WEAK_SOURCES and _case_of(p)}
+            branches = {
+                p for p in t._preds if p.kind not in KINDS_WITH_WEAK_OUT_EDGES and _case_of(p)
+            }
             if len(branches) > 1:
                 found.append(
                     f"task {t.name!r} joins {len(branches)} condition cases with "
@@ -164,4 +190,4 @@ def pitfalls(graph: Graph) -> list[str]:
 
 def _case_of(task: Task) -> bool:
     """Whether ``task`` is reached only through a weak edge (a switch case)."""
-    return bool(task._preds) and all(p.kind in WEAK_SOURCES for p in task._preds)
+    return bool(task._preds) and all(p.kind in KINDS_WITH_WEAK_OUT_EDGES for p in task._preds)
