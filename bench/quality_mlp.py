@@ -38,11 +38,14 @@ def train(seed: int, args: argparse.Namespace, extra: list[str]) -> dict[str, An
         if status != 0:
             raise SystemExit(f"tfnn {' '.join(argv)} failed with status {status}")
         records = [json.loads(line) for line in metrics.read_text().splitlines()]
-    accuracies = [r["accuracy"] for r in records]
+    accuracies = [r["test_accuracy"] for r in records]
     return {
         "seed": seed,
         "argv": argv[:-3] + extra,  # without the temporary metrics path
-        "epochs": [{k: r[k] for k in ("epoch", "step", "loss", "accuracy", "lr")} for r in records],
+        "epochs": [
+            {k: r[k] for k in ("epoch", "step", "train_loss", "test_accuracy", "lr")}
+            for r in records
+        ],
         "final_test_acc": accuracies[-1],
         "best_test_acc": max(accuracies),
         "wall_s": wall,
@@ -63,7 +66,7 @@ def plot(runs: list[dict[str, Any]], target: float, path: str) -> None:
         epochs = [e["epoch"] for e in run["epochs"]]
         top.plot(
             epochs,
-            [100 * e["accuracy"] for e in run["epochs"]],
+            [100 * e["test_accuracy"] for e in run["epochs"]],
             marker="o",
             label=f"seed {run['seed']}: final {100 * run['final_test_acc']:.2f}%, "
             f"best {100 * run['best_test_acc']:.2f}%",

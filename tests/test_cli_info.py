@@ -75,3 +75,32 @@ def test_the_process_exits_non_zero_without_a_traceback():
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_version_prints_the_one_version(capsys):
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib", reason="Python < 3.11 has no tomllib")
+
+    import tfnn
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"tfnn {tfnn.__version__}"
+    project = tomllib.loads((Path(tfnn.__file__).parents[1] / "pyproject.toml").read_text())
+    # Written once: pyproject reads it from tfnn/__init__.py.
+    assert "version" not in project["project"]
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "tfnn.__version__"}
+
+
+def test_the_license_file_matches_the_declared_license():
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib", reason="Python < 3.11 has no tomllib")
+
+    import tfnn
+
+    root = Path(tfnn.__file__).parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert (root / "LICENSE").read_text().startswith("MIT License")

@@ -27,6 +27,7 @@ from tfnn.fsync import written_atomically
 
 FORMAT = "tfnn-checkpoint"
 VERSION = 1
+MAX_HEADER = 100_000_000  # safetensors' own limit on the JSON header
 
 
 class CheckpointError(UserError, ValueError):
@@ -97,6 +98,26 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray]
             "the file is corrupt: resume from an earlier checkpoint"
         ) from e
     return tensors, metadata
+
+
+def is_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a safetensors file with tfnn's format tag (reads the header only).
+
+    Example::
+
+        is_checkpoint("run/ckpt.safetensors")   # True
+        is_checkpoint("train-images-idx3-ubyte.gz")   # False
+    """
+    try:
+        with open(path, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            if size > MAX_HEADER:
+                return False
+            header = json.loads(f.read(size))
+    except (OSError, ValueError):
+        return False
+    tags = header.get("__metadata__") if isinstance(header, dict) else None
+    return isinstance(tags, dict) and tags.get("format") == FORMAT
 
 
 def _serialise(path: Path, tensors: dict[str, np.ndarray], metadata: dict[str, Any]) -> bytes:

@@ -3,8 +3,10 @@
 Each subcommand is a ``Command`` in ``COMMANDS``: its one-line help, a function adding
 its arguments to its own parser, and a function running it that returns the exit
 status. A later subcommand lives in its own module and adds one entry here. ``main``
-parses, dispatches, and turns the errors a user can cause (bad usage, an unusable
-backend, a missing file) into one line on stderr and a non-zero exit, never a traceback.
+parses, dispatches, and turns the errors a user can cause (bad usage, tfnn's own
+``UserError``s, an unusable backend, a missing file) into one line on stderr and a
+non-zero exit. Anything else is a bug and keeps its traceback; ``--traceback`` (or
+``TFNN_DEBUG=1``) prints the traceback of a user error too.
 
 Example::
 
@@ -20,11 +22,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, NoReturn
 
+from tfnn import __version__
 from tfnn.backends import BackendError, BackendInfo, DeviceInfo, describe_backends
-from tfnn.commands import CommandError, graph, train
+from tfnn.commands import graph, train
+from tfnn.errors import UserError
 
 
 class UsageError(Exception):
@@ -39,7 +44,8 @@ class Command(NamedTuple):
     run: Callable[[argparse.Namespace], int]
 
 
-USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, CommandError, BackendError, OSError)
+USER_ERRORS: tuple[type[BaseException], ...] = (UsageError, UserError, BackendError, OSError)
+DEBUG_ENV = "TFNN_DEBUG"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         main(["info"])   # prints the backend table, returns 0
     """
+    args = None
     try:
         args = _parser().parse_args(argv)
         status: int = args.command.run(args)
@@ -60,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits after --help
         return e.code if isinstance(e.code, int) else 0
     except USER_ERRORS as e:
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0") or getattr(args, "traceback", False):
+            traceback.print_exc()
         print("tfnn: error:", *str(e).split(), file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
     except KeyboardInterrupt:
@@ -79,10 +88,16 @@ def _parser() -> argparse.ArgumentParser:
         prog="tfnn",
         description="Neural-network training as Taskflow-style task graphs over array backends.",
     )
+    parser.add_argument("--version", action="version", version=f"tfnn {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name, command in COMMANDS.items():
         command_parser = sub.add_parser(name, help=command.help, description=command.help)
         command.add_arguments(command_parser)
+        command_parser.add_argument(
+            "--traceback",
+            action="store_true",
+            help=f"print the traceback of an error too (or set {DEBUG_ENV}=1)",
+        )
         command_parser.set_defaults(command=command)
     return parser
 

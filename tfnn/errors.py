@@ -1,4 +1,4 @@
-"""tfnn's own error types for what a user can cause and fix, and the one positive-int check.
+"""tfnn's own error types for what a user can cause and fix, and the one whole-number check.
 
 ``UserError`` is the base of every error whose message tells the user what to do: bad
 arguments (``InvalidArgument``), unusable data (``tfnn.data.DataError``), checkpoints
@@ -29,20 +29,21 @@ class InvalidArgument(UserError, ValueError):
     """An argument has a value tfnn cannot use; the message names it and says what fits."""
 
 
-def positive_int(value: object, name: str) -> int:
-    """``value`` as an ``int`` if it is a whole number >= 1 (a Python or numpy integer).
+def whole_number(value: object, name: str, minimum: int = 1) -> int:
+    """``value`` as an ``int`` if it is a whole number >= ``minimum`` (Python or numpy).
 
     ``bool`` is refused although it is an ``int``: ``epochs=True`` is a mistake.
 
     Example::
 
-        positive_int(np.int64(3), "epochs")   # 3
-        positive_int(0, "epochs")             # InvalidArgument: epochs must be ... not 0
+        whole_number(np.int64(3), "epochs")   # 3
+        whole_number(0, "epochs")             # InvalidArgument: epochs must be ... not 0
+        whole_number(0, "seed", minimum=0)    # 0
     """
     try:
         number = None if isinstance(value, bool) else operator.index(value)  # type: ignore[arg-type]
     except TypeError:
         number = None
-    if number is None or number < 1:
-        raise InvalidArgument(f"{name} must be a whole number >= 1, not {value!r}")
+    if number is None or number < minimum:
+        raise InvalidArgument(f"{name} must be a whole number >= {minimum}, not {value!r}")
     return number

@@ -1,9 +1,15 @@
-"""Durable file writes: ``written_atomically`` (checkpoints, downloads) and ``fsync_dir``."""
+"""Durable file writes: ``written_atomically`` (checkpoints, downloads) and ``fsync_dir``.
+
+A write goes to ``.NAME.<8 hex><suffix>`` beside ``NAME`` and is renamed over it; only a
+kill between the two leaves that temporary behind, and ``remove_stale_temporaries``
+(called by the next run before it writes) deletes it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +61,24 @@ def fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def remove_stale_temporaries(target: Path, suffix: str = ".tmp") -> list[Path]:
+    """Delete ``.NAME.<8 hex><suffix>`` files beside ``target``; return what was deleted.
+
+    Only this run writes to ``target``, so such a file is left from a killed earlier run.
+
+    Example::
+
+        remove_stale_temporaries(Path("run/ckpt.safetensors"))   # [.ckpt.safetensors.1a2b3c4d.tmp]
+    """
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.[0-9a-f]{{8}}{re.escape(suffix)}")
+    removed: list[Path] = []
+    folder = target.parent
+    if not folder.is_dir():
+        return removed
+    for candidate in folder.iterdir():
+        if pattern.fullmatch(candidate.name) and candidate.is_file():
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+    return removed

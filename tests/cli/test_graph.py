@@ -25,7 +25,20 @@ def test_unrolled_spells_out_the_steps_asked_for(capsys):
     assert main(["graph", "--strategy", "unrolled", "--steps", "2"]) == 0
     out = capsys.readouterr().out
     assert '"start@1"' in out and '"start@2"' not in out
-    assert out.count("shape=diamond") == 2
+    assert out.count("shape=diamond") == 4  # next@s and go on@s of each step
+
+
+def test_a_huge_layer_is_drawn_without_allocating_it(capsys):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        assert main(["graph", "--layers", "100000000,100000000,10"]) == 0
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert capsys.readouterr().out.startswith("digraph")
+    assert peak < 50 * 2**20
 
 
 def test_sequential_runs_no_graph(capsys):

@@ -7,7 +7,7 @@ import pytest
 
 from tfnn.data import DataError, load_mnist
 from tfnn.data.fetch import gunzip_md5
-from tfnn.data.idx import write_idx
+from tfnn.data.idx import read_idx, write_idx
 from tfnn.data.mnist import FILES, MD5
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -67,7 +67,7 @@ def test_raw_and_gzipped_files_accepted_raw_first(tmp_path):
 
 
 def test_explicit_folder_without_the_files_is_an_error(tmp_path, monkeypatch):
-    with pytest.raises(DataError, match=r"neither train-images-idx3-ubyte nor .*--data-dir"):
+    with pytest.raises(DataError, match=r"neither train-images-idx3-ubyte nor .*point data_dir at"):
         load_mnist(data_dir=tmp_path)
     monkeypatch.setenv("TFNN_DATA_DIR", str(tmp_path))
     with pytest.raises(DataError, match=r"\$TFNN_DATA_DIR"):
@@ -75,7 +75,7 @@ def test_explicit_folder_without_the_files_is_an_error(tmp_path, monkeypatch):
 
 
 def test_empty_cache_without_download_is_an_error(tmp_path):
-    with pytest.raises(DataError, match=r"downloading is off.*--data-dir"):
+    with pytest.raises(DataError, match=r"downloading is off.*data_dir"):
         load_mnist("test", cache_dir=tmp_path, download_missing=False)
 
 
@@ -95,6 +95,23 @@ def test_swapped_files_are_an_error(tmp_path):
     (tmp_path / "swap").rename(labels)
     with pytest.raises(DataError, match=r"not uint8 images"):
         load_mnist("test", data_dir=tmp_path)
+
+
+def test_a_label_outside_the_digits_blames_the_labels_file(tmp_path):
+    write_split(tmp_path, "test")
+    labels_path = tmp_path / f"{FILES['test'][1]}.gz"
+    labels = read_idx(labels_path)
+    labels[3] = 200
+    write_idx(labels_path, labels)
+    with pytest.raises(DataError, match=r"label 200 at position 3.*corrupt") as raised:
+        load_mnist("test", data_dir=tmp_path)
+    assert str(labels_path) in str(raised.value)
+
+
+def test_library_messages_name_no_command_line_flags(tmp_path):
+    with pytest.raises(DataError) as raised:
+        load_mnist(data_dir=tmp_path)
+    assert "--" not in str(raised.value) and "download" not in str(raised.value)
 
 
 def test_unknown_split_is_a_value_error():

@@ -193,17 +193,23 @@ def test_two_graphs_split_forward_and_backward():
 def test_unrolled_graph_spells_out_every_step(model_name, steps):
     work, control = pieces(model_name)
     tf = graphs.unrolled_graph(work, control, DEVICE, range(steps))
-    per_step = tasks_per_step(work) + 1  # and the condition that goes on to the next step
+    per_step = tasks_per_step(work) + 3  # and next@s, evaluate@s, go on@s
     assert tf.num_tasks() == per_step * steps
     expected = set()
     for s in range(steps):
-        expected |= step_task_names(work, f"@{s}") | {f"next@{s}"}
+        expected |= step_task_names(work, f"@{s}") | {f"next@{s}", f"evaluate@{s}", f"go on@{s}"}
     by_name = {t.name: t for t in tf.tasks}
     assert set(by_name) == expected
-    for s in range(steps - 1):
+    for s in range(steps):
+        following = [by_name[f"start@{s + 1}"]] if s < steps - 1 else []
         assert by_name[f"next@{s}"].kind is Kind.CONDITION
-        assert by_name[f"next@{s}"].successors == [by_name[f"start@{s + 1}"]]
-    assert by_name[f"next@{steps - 1}"].successors == []
+        assert by_name[f"next@{s}"].successors == [by_name[f"evaluate@{s}"], *following]
+        assert by_name[f"evaluate@{s}"].successors == [by_name[f"go on@{s}"]]
+        assert by_name[f"go on@{s}"].successors == following
+        # Only the evaluation reads the loss: the conditions never wait for the device.
+        assert not by_name[f"next@{s}"].reads_device
+        assert not by_name[f"go on@{s}"].reads_device
+        assert by_name[f"evaluate@{s}"].reads_device
     assert tf.check() == []
 
 

@@ -167,6 +167,23 @@ def test_huge_learning_rate_keeps_the_last_good_checkpoint(strategy, tmp_path):
     assert all(bool((abs(t) < float("inf")).all()) for t in tensors.values())
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+@pytest.mark.parametrize("strategy", ALL_STRATEGIES)
+def test_an_exploding_finite_loss_is_divergence_and_never_saved(strategy, tmp_path):
+    # Adam at lr 1e6 keeps the loss finite (about 1e19), far above its first value.
+    model = nn.Sequential(nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10), seed=3)
+    optimizer = optim.Adam(model.parameters(), lr=1e6)
+    error, watch = fit_until_error(strategy, model, optimizer, tmp_path)
+    assert isinstance(error, TrainingDiverged), f"{type(error).__name__}: {error}"
+    assert "exploded" in str(error) and "lower the learning rate" in str(error)
+    assert "--" not in str(error)
+    assert watch.saved, "the first step's loss is its own first value: saved"
+    watch.assert_intact(evaluations=len(watch.saved))
+    _, meta = load_checkpoint(watch.path)
+    first = meta["history"]["initial_loss"]
+    assert all(loss < 1e3 * first for loss in meta["history"]["loss"])
+
+
 # -- a task that raises -------------------------------------------------------------------
 
 

@@ -221,6 +221,18 @@ class CupyGenerator:
             _made(self._cupy, self._order)
             return a
 
+    @property
+    def state(self) -> Any:
+        """Every cuRAND thread's XORWOW state (an int8 array on the GPU), for checkpoints."""
+        # cupy has no public state API: the bit generator keeps its states in ``_state``.
+        with _on(self._cupy, self._index):
+            return self._generator.bit_generator._state.copy()
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        with _on(self._cupy, self._index):
+            self._generator.bit_generator._state[...] = self._cupy.asarray(value)
+
 
 def _float(dtype: Any) -> Any:
     return np.float32 if dtype is None else np.dtype(dtype)

@@ -11,6 +11,8 @@ Example::
     $ tfnn graph --strategy condition | dot -Tsvg > condition.svg
 """
 
+from tfnn.errors import UserError
 
-class CommandError(Exception):
+
+class CommandError(UserError):
     """A command cannot go on for a reason the user can fix; the message says how."""

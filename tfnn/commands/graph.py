@@ -1,7 +1,8 @@
 """``tfnn graph``: print a strategy's training graph as Graphviz DOT, without training.
 
 The graph is built exactly as ``tfnn train`` builds it (``tfnn.train.graphs``), for the
-MLP of ``--layers``/``--activation``, over a tiny all-zero dataset that is never read.
+MLP of ``--layers``/``--activation``, over a tiny all-zero dataset that is never read. No
+parameter is allocated, so a graph of layers of any size is drawn at once.
 ``condition`` is the whole training loop in one graph, its condition tasks drawn as
 diamonds; ``two-graph`` shows its forward and backward graphs as the two modules one step
 runs in turn; ``unrolled`` spells out ``--steps`` steps of an epoch (an epoch of MNIST has
@@ -56,9 +57,10 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
 
         training_graph("condition", [784, 64, 10], "relu", 1).dump()   # 'digraph "train" {...'
     """
-    model = nn.mlp(layers, activation)
+    model = nn.mlp(layers, activation, initialize=False)
+    # One feature per sample: the batches only set the number of steps; they are never read.
     batches = Batches(
-        np.zeros((steps, layers[0]), np.float32), np.zeros(steps, np.int64), 1, normalize=False
+        np.zeros((steps, 1), np.float32), np.zeros(steps, np.int64), 1, normalize=False
     )
     optimizer = optim.SGD(model.parameters(), lr=0.1)
     work = StepWork(model, nn.SoftmaxCrossEntropy(), optimizer, batches, epochs=1)

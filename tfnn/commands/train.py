@@ -12,17 +12,19 @@ MNIST with ``--epochs 10`` (seeds 0-2: ``python bench/quality_mlp.py``, whose re
 bench/results/recipe-seeds.json).
 
 Output: a progress bar on stderr (terminal only), one line per evaluation on stdout and
-in ``--metrics``, then one summary line. Under an MPI launcher with several ranks
-(``mpiexec -n 4 tfnn train ...``, ``srun``) the run is data parallel (``--distributed``,
-``tfnn.parallel``): ``--batch-size`` stays the global batch, rank 0 alone prints and
-writes metrics and checkpoints, and a GPU backend gives rank r the device
+in ``--metrics`` (JSON lines), then one summary line. Under an MPI launcher with several
+ranks (``mpiexec -n 4 tfnn train ...``, ``srun``) the run is data parallel
+(``--distributed``, ``tfnn.parallel``): ``--batch-size`` stays the global batch, rank 0
+alone prints and writes metrics and checkpoints, and a GPU backend gives rank r the device
 ``cuda:(local rank mod device count)`` unless ``--device`` says otherwise.
 
-Every error a user can cause here (bad data, a model that does not fit the data, an
-unusable checkpoint, a diverged run, a failing task) becomes a ``CommandError``. A
-checkpoint already on disk is never lost: without ``--resume`` the command refuses to
-start over it, and the Trainer writes checkpoints atomically and never after a diverged
-step.
+Before any training the flags, the model against the data and memory, and every output
+path (``tfnn.train.outputs``: distinct, not an input, in a writable folder, never a file
+of another kind) are checked. Every error a user can cause is one of tfnn's
+``UserError``s and ``tfnn.cli`` prints it as one line; anything else (a bug, even inside
+a task) keeps its traceback. A checkpoint already on disk is never lost: without
+``--resume`` the command refuses to start over it, and the Trainer writes checkpoints
+atomically and never after a diverged step.
 
 Example::
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import math
 import os
 import time
@@ -45,21 +48,26 @@ from typing import Any
 import numpy as np
 
 from tfnn import errors, nn, optim
-from tfnn.backends import get_backend
+from tfnn.backends import Backend, get_backend
 from tfnn.commands import CommandError
 from tfnn.commands.model_spec import add_model_arguments
 from tfnn.commands.progress import Progress, format_rate
-from tfnn.data import load_mnist, load_mnist_sample
-from tfnn.data.mnist import DATA_DIR_ENV
+from tfnn.data import DataError, load_mnist, load_mnist_sample
+from tfnn.data.mnist import DATA_DIR_ENV, FILES
+from tfnn.data.sample import SAMPLE_DIR
+from tfnn.errors import UserError
 from tfnn.executor import TaskError
-from tfnn.parallel import DISTRIBUTED_CHOICES, DistributedError, placement
+from tfnn.parallel import DISTRIBUTED_CHOICES, placement
 from tfnn.parallel.launcher import rank_device
-from tfnn.train import STRATEGIES, Trainer, TrainingDiverged
+from tfnn.train import STRATEGIES, History, Trainer, TrainingDiverged
+from tfnn.train.outputs import CHECKPOINT, METRICS, RESUMED, TRACE, OutputKind, check_outputs
+from tfnn.train.workers import AUTO
 
 HELP = "train an MLP on MNIST (the embedded sample unless --data-dir is given)"
 # With the default one-cycle schedule these are the peak rates. Measured on full MNIST, 10
 # epochs, seed 0: SGD at 0.1 reached 98.45% (constant 0.05: 98.00%, cosine from 0.05: 98.13%).
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}
+DEFAULT_MOMENTUM = 0.9
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--strategy", choices=list(STRATEGIES), default="condition", help="(default condition)"
     )
     where.add_argument(
-        "--workers", type=positive_int, default=2, help="executor threads (default 2)"
+        "--workers",
+        type=workers,
+        default=AUTO,
+        help="executor threads, or auto: the measured fastest for the backend and device "
+        "(1, with every core for BLAS; see tfnn.train.workers) (default auto)",
     )
     where.add_argument(
         "--distributed",
@@ -92,7 +104,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default 0.1 for sgd, 0.001 for adam)",
     )
     optimizer.add_argument(
-        "--momentum", type=fraction, default=0.9, help="SGD momentum (default 0.9)"
+        "--momentum", type=fraction, help=f"SGD momentum (default {DEFAULT_MOMENTUM})"
     )
     optimizer.add_argument(
         "--schedule",
@@ -113,7 +125,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("training run")
     run.add_argument("--epochs", type=positive_int, default=5, help="(default 5)")
     run.add_argument("--batch-size", type=positive_int, default=128, help="(default 128)")
-    run.add_argument("--seed", type=int, default=0, help="model init and batch order (default 0)")
+    run.add_argument(
+        "--seed", type=seed, default=0, help="model init and batch order, >= 0 (default 0)"
+    )
     run.add_argument("--data-dir", help="folder with the MNIST IDX files (or $TFNN_DATA_DIR)")
     run.add_argument(
         "--target-accuracy", type=target, help="stop once test accuracy reaches it, e.g. 0.95"
@@ -121,15 +135,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--eval-every", type=positive_int, metavar="STEPS", help="evaluate every STEPS steps too"
     )
-    run.add_argument("--checkpoint", metavar="PATH", help="safetensors file, written each eval")
-    run.add_argument("--resume", action="store_true", help="continue from --checkpoint")
-    run.add_argument("--trace", metavar="PATH", help="write a Chrome trace (JSON) of the tasks")
-    run.add_argument("--metrics", metavar="PATH", help="append one JSON line per evaluation")
+    files = parser.add_argument_group("files (checked before training; never another file's)")
+    files.add_argument("--checkpoint", metavar="PATH", help="safetensors file, written each eval")
+    files.add_argument("--resume", action="store_true", help="continue from --checkpoint")
+    files.add_argument(
+        "--allow-other-data",
+        action="store_true",
+        help="with --resume: continue although the data differs from the checkpoint's",
+    )
+    files.add_argument("--trace", metavar="PATH", help="write a Chrome trace (JSON) of the tasks")
+    files.add_argument("--metrics", metavar="PATH", help="append one JSON line per evaluation")
 
 
 def run(args: argparse.Namespace) -> int:
     """Train as the flags say; print the evaluations and a summary; return 0."""
-    _check_checkpoint_flags(args.checkpoint, args.resume)
+    _check_flags(args)
     where = placement()
     if args.distributed == "none":
         where = type(where)()
@@ -146,9 +166,10 @@ def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
     if ranks > 1 and device is None and not os.environ.get("TFNN_DEVICE"):
         device = rank_device(args.backend, local_rank)
     backend = get_backend(args.backend, device)
-    with _user_errors():
-        (x, y), (xt, yt) = _load_data(args.data_dir)
-        _check_classes(args.layers[-1], y, yt)
+    (x, y), (xt, yt), inputs = _load_data(args.data_dir)
+    _check_outputs(args, inputs)
+    _check_model(args.layers, x, y, yt, backend)
+    with _task_errors():
         model = nn.mlp(args.layers, args.activation, seed=args.seed, backend=backend)
         steps = args.epochs * math.ceil(len(y) / args.batch_size)
         trainer = Trainer(
@@ -173,36 +194,73 @@ def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
                 target_accuracy=args.target_accuracy,
                 checkpoint=args.checkpoint,
                 resume=args.resume,
+                allow_other_data=args.allow_other_data,
                 eval_every=args.eval_every,
                 trace=args.trace,
                 on_evaluation=progress.evaluation,
                 on_step=progress.step,
             )
-    accuracy = history.accuracy[-1] if history.accuracy else None
-    print(
-        f"accuracy {'-' if accuracy is None else f'{accuracy:.4f}'}  "
-        f"steps {history.steps}  time {time.perf_counter() - begin:.1f} s  "
-        f"{format_rate(history.samples_per_second)} samples/s  backend {backend.name}  "
-        f"device {backend.device}  strategy {args.strategy}"
-        + (f"  ranks {trainer.parallel.size}" if trainer.parallel is not None else "")
-    )
+    if not progress.evaluations:
+        print(_nothing_to_train(args, history))
+    size = trainer.parallel.size if trainer.parallel is not None else None
+    print(_summary(history, time.perf_counter() - begin, backend, args.strategy, size))
     return 0
 
 
+def _summary(
+    history: History, seconds: float, backend: Backend, strategy: str, ranks: int | None
+) -> str:
+    accuracy = history.accuracy[-1] if history.accuracy else None
+    return (
+        f"accuracy {'-' if accuracy is None else f'{accuracy:.4f}'}  "
+        f"steps {history.steps}  time {seconds:.1f} s  "
+        f"{format_rate(history.samples_per_second)} samples/s  backend {backend.name}  "
+        f"device {backend.device}  strategy {strategy}"
+        + (f"  ranks {ranks}" if ranks is not None else "")
+    )
+
+
+def _nothing_to_train(args: argparse.Namespace, history: History) -> str:
+    accuracy = history.accuracy[-1] if history.accuracy else None
+    target = args.target_accuracy
+    if target is not None and accuracy is not None and accuracy >= target:
+        return (
+            f"nothing to train: {args.checkpoint} already reached accuracy {accuracy:.4f} "
+            f">= --target-accuracy {target}"
+        )
+    return (
+        f"nothing to train: {args.checkpoint} already finished epoch {history.epochs} of "
+        f"--epochs {args.epochs}; pass more --epochs to train further"
+    )
+
+
 def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (``tfnn.errors.positive_int`` on the number)."""
+    """argparse type: a whole number >= 1 (``tfnn.errors.whole_number``)."""
     try:
-        return errors.positive_int(int(text), "the value")
+        return errors.whole_number(int(text), "the value")
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1") from None
 
 
 def whole(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 0")
-    return value
+    """argparse type: a whole number >= 0 (a count of steps)."""
+    try:
+        return errors.whole_number(int(text), "the count", minimum=0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 0") from None
+
+
+def seed(text: str) -> int:
+    """argparse type: a whole number >= 0 (a seed)."""
+    try:
+        return errors.whole_number(int(text), "the seed", minimum=0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 0") from None
+
+
+def workers(text: str) -> int | str:
+    """argparse type: ``auto`` or a whole number >= 1."""
+    return AUTO if text == AUTO else positive_int(text)
 
 
 def positive_float(text: str) -> float:
@@ -229,61 +287,140 @@ def target(text: str) -> float:
     return value
 
 
-def _check_checkpoint_flags(checkpoint: str | None, resume: bool) -> None:
-    if resume and checkpoint is None:
+def _check_flags(args: argparse.Namespace) -> None:
+    for flag in ("checkpoint", "trace", "metrics", "data_dir"):
+        if getattr(args, flag) == "":
+            raise CommandError(f"--{flag.replace('_', '-')} '' names no path; give a path")
+    if args.resume and args.checkpoint is None:
         raise CommandError("--resume needs --checkpoint PATH, the checkpoint to continue from")
-    if checkpoint is not None and not resume and Path(checkpoint).exists():
+    if args.allow_other_data and not args.resume:
+        raise CommandError("--allow-other-data applies to --resume only")
+    if args.checkpoint is not None and not args.resume and Path(args.checkpoint).exists():
         raise CommandError(
-            f"{checkpoint} exists; pass --resume to continue from it, or another --checkpoint "
-            "path to start afresh (the file is left as it is)"
+            f"{args.checkpoint} exists; pass --resume to continue from it, or another "
+            "--checkpoint path to start afresh (the file is left as it is)"
+        )
+    if args.optimizer != "sgd" and args.momentum is not None:
+        raise CommandError(
+            f"--momentum applies to sgd; {args.optimizer} has no momentum setting: drop "
+            "--momentum or use --optimizer sgd"
         )
 
 
-def _load_data(data_dir: str | None) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
+def _check_outputs(args: argparse.Namespace, inputs: list[Path]) -> None:
+    outputs: dict[str, tuple[str, OutputKind]] = {}
+    if args.checkpoint is not None:
+        outputs["--checkpoint"] = (args.checkpoint, RESUMED if args.resume else CHECKPOINT)
+    if args.trace is not None:
+        outputs["--trace"] = (args.trace, TRACE)
+    if args.metrics is not None:
+        outputs["--metrics"] = (args.metrics, METRICS)
+    if args.trace is not None and args.strategy == "sequential":
+        raise CommandError(
+            "--strategy sequential runs no task graph, so --trace would be empty; "
+            "trace another strategy"
+        )
+    check_outputs(outputs, inputs)
+
+
+def _load_data(
+    data_dir: str | None,
+) -> tuple[tuple[Any, Any], tuple[Any, Any], list[Path]]:
+    """The training and test splits, and the files they came from (outputs must differ)."""
     from_env = os.environ.get(DATA_DIR_ENV)
     if data_dir is None and not from_env:
         train, test = load_mnist_sample("train"), load_mnist_sample("test")
         where = "the MNIST sample embedded in tfnn", " (offline; --data-dir for the full set)"
+        folder = SAMPLE_DIR
     else:
-        # load_mnist reads $TFNN_DATA_DIR itself when data_dir is None, and names it in errors.
-        train, test = load_mnist("train", data_dir), load_mnist("test", data_dir)
-        where = f"MNIST in {data_dir or from_env}", ""
+        try:
+            # load_mnist reads $TFNN_DATA_DIR itself when data_dir is None, names it in errors.
+            train, test = load_mnist("train", data_dir), load_mnist("test", data_dir)
+        except DataError as e:
+            raise CommandError(
+                f"{e} (--data-dir or $TFNN_DATA_DIR; without either, tfnn train uses the "
+                "embedded sample)"
+            ) from e
+        folder = Path(data_dir or from_env or ".")
+        where = f"MNIST in {folder}", ""
     print(f"data: {where[0]}, {len(train[1])} training and {len(test[1])} test images{where[1]}")
-    return train, test
+    inputs = [folder / name for names in FILES.values() for name in names]
+    return train, test, [p for name in inputs for p in (name, name.with_name(name.name + ".gz"))]
 
 
-def _check_classes(outputs: int, y: np.ndarray, yt: np.ndarray) -> None:
-    classes = int(max(y.max(), yt.max())) + 1
-    if outputs < classes:
+def _check_model(
+    layers: list[int], x: np.ndarray, y: np.ndarray, yt: np.ndarray, backend: Backend
+) -> None:
+    features = int(np.prod(x.shape[1:]))
+    if layers[0] != features:
         raise CommandError(
-            f"the last layer has {outputs} outputs but the labels have {classes} classes; "
+            f"the first layer takes {layers[0]} features but each image has {features} "
+            f"({'x'.join(map(str, x.shape[1:]))}); start --layers with {features} "
+            f"(e.g. --layers {features},256,10)"
+        )
+    classes = int(max(y.max(), yt.max())) + 1
+    if layers[-1] < classes:
+        raise CommandError(
+            f"the last layer has {layers[-1]} outputs but the labels have {classes} classes; "
             f"end --layers with {classes}"
         )
+    _check_memory(layers, backend)
+
+
+def _check_memory(layers: list[int], backend: Backend) -> None:
+    weights = sum(a * b + b for a, b in itertools.pairwise(layers))
+    # float32 weights, their gradients and the optimizer's state (Adam: two arrays).
+    needed = 4 * 4 * weights
+    free = _free_memory(backend)
+    if free is not None and needed > free:
+        raise CommandError(
+            f"--layers {','.join(map(str, layers))} has {weights:,} parameters, which need "
+            f"about {needed / 2**30:.1f} GiB with their gradients and optimizer state, but "
+            f"{backend.device} has {free / 2**30:.1f} GiB free; use smaller layers"
+        )
+
+
+def _free_memory(backend: Backend) -> int | None:
+    info = backend.memory_info()
+    if info is not None:
+        return int(info[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _optimizer(args: argparse.Namespace, params: list[nn.Parameter]) -> optim.Optimizer:
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
     if args.optimizer == "adam":
         return optim.Adam(params, lr=lr)
-    return optim.SGD(params, lr=lr, momentum=args.momentum)
+    momentum = DEFAULT_MOMENTUM if args.momentum is None else args.momentum
+    return optim.SGD(params, lr=lr, momentum=momentum)
 
 
 @contextlib.contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn what a user can cause into ``CommandError``; a task's failure keeps its cause."""
+def _task_errors() -> Iterator[None]:
+    """A user error raised inside a task reads as itself; a bug keeps its TaskError."""
     try:
         yield
     except TaskError as e:
         cause = e.__cause__
         # main reports a closed pipe (`tfnn train | head`) or a full disk as it does outside
-        # a task; a diverged run or bad value reads better without the task wrapper.
-        if isinstance(cause, OSError):
-            raise cause from None
-        if isinstance(cause, (TrainingDiverged, ValueError)):
-            raise CommandError(str(cause)) from e
-        raise CommandError(str(e)) from e
-    except (TrainingDiverged, ValueError, DistributedError) as e:
-        raise CommandError(str(e)) from e
+        # a task, and a user error as one line; anything else is a bug: its traceback,
+        # with the task's name, is what is needed to fix it.
+        if isinstance(cause, (OSError, UserError)):
+            raise cause from e
+        raise
+    except TrainingDiverged as e:
+        raise CommandError(f"{e} (--lr sets the learning rate)") from e
+    except MemoryError as e:
+        raise CommandError(
+            "out of memory while training; use smaller --layers or --batch-size"
+        ) from e
 
 
 @contextlib.contextmanager

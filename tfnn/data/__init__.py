@@ -5,7 +5,7 @@ Example::
     from tfnn.data import Batches, load_mnist, load_mnist_sample
 
     images, labels = load_mnist_sample("train")          # offline, 6,000 images
-    images, labels = load_mnist("train", data_dir=None)  # full set: --data-dir, cache, download
+    images, labels = load_mnist("train", data_dir=None)  # full set: data_dir, cache, download
     batches = Batches(images, labels, batch_size=128, seed=0)
 """
 

@@ -100,8 +100,8 @@ def download(
     tried = "\n".join(failures) or f"  (no mirrors: {MIRRORS_ENV} and the defaults are empty)"
     raise DownloadError(
         f"could not download {name} from any mirror:\n{tried}\n"
-        f"Download the MNIST IDX files yourself and pass --data-dir (or set TFNN_DATA_DIR), "
-        f"or name a reachable mirror in {MIRRORS_ENV}."
+        f"Download the MNIST IDX files yourself and pass their folder as data_dir (or set "
+        f"$TFNN_DATA_DIR), or name a reachable mirror in {MIRRORS_ENV}."
     )
 
 

@@ -106,5 +106,5 @@ def write_idx(
 def _corrupt(path: Path, why: str) -> DataError:
     return DataError(
         f"{path} is not a usable IDX file: {why}. "
-        "Delete it and download it again, or point --data-dir at a good copy."
+        "Delete it and download it again, or use a good copy."
     )

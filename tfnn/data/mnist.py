@@ -55,7 +55,7 @@ def load_mnist(
     names = split_files(split)
     explicit = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
     if explicit is not None:
-        source = "data_dir/--data-dir" if data_dir is not None else f"${DATA_DIR_ENV}"
+        source = "data_dir" if data_dir is not None else f"${DATA_DIR_ENV}"
         paths = [_find(Path(explicit), name, source) for name in names]
     else:
         cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -87,7 +87,7 @@ def _find(directory: Path, name: str, source: str) -> Path:
     if found is None:
         raise DataError(
             f"{directory} (from {source}) holds neither {name} nor {name}.gz; "
-            f"point {source} at a folder with the MNIST IDX files, or unset it to download them"
+            f"point {source} at a folder with the four MNIST IDX files"
         )
     return found
 
@@ -99,7 +99,7 @@ def _cached(cache: Path, name: str, download_missing: bool, progress: bool | Non
     if not download_missing:
         raise DataError(
             f"MNIST file {name} is not in the cache {cache} and downloading is off; "
-            f"pass --data-dir (or set {DATA_DIR_ENV}) to a folder with the MNIST IDX files"
+            f"pass data_dir (or set ${DATA_DIR_ENV}) to a folder with the MNIST IDX files"
         )
     return download(f"{name}.gz", MD5[name], cache, progress=progress)
 
@@ -126,5 +126,11 @@ def read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndar
         raise DataError(
             f"{images_path} holds {len(images)} images but {labels_path} holds "
             f"{len(labels)} labels; the two files must come from the same split and release"
+        )
+    if labels.size and labels.max() > 9:
+        at = int(labels.argmax())
+        raise DataError(
+            f"{labels_path} holds the label {labels[at]} at position {at}, but MNIST labels "
+            "are digits 0..9: the file is corrupt; replace it with a good copy"
         )
     return images, labels

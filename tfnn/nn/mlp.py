@@ -34,8 +34,10 @@ def mlp(
     seed: int = 0,
     backend: Backend | None = None,
     dtype: Any = None,
+    initialize: bool = True,
 ) -> Sequential:
-    """Linear layers of ``sizes`` with ``activation`` between them, initialised from ``seed``.
+    """Linear layers of ``sizes`` with ``activation`` between them, initialised from ``seed``
+    (``initialize=False`` allocates no parameter, e.g. to draw a graph).
 
     Example::
 
@@ -51,4 +53,4 @@ def mlp(
         if i:
             layers.append(ACTIVATIONS[activation]())
         layers.append(Linear(n_in, n_out))
-    return Sequential(*layers, backend=backend, seed=seed, dtype=dtype)
+    return Sequential(*layers, backend=backend, seed=seed, dtype=dtype, initialize=initialize)

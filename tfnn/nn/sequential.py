@@ -2,8 +2,9 @@
 
 Parameters are named ``"{index}.{name}"`` (``"0.weight"``, ``"0.bias"``, ``"2.weight"``),
 flattened in layer order. The model is initialised when built (numpy, seed 0, float32 unless
-told otherwise); one generator is shared by the layers in order, so a seed fixes the whole
-model. ``forward`` returns the list of per-layer contexts; ``backward`` walks it in reverse.
+told otherwise; ``initialize=False`` leaves the parameters empty); one generator is shared
+by the layers in order, so a seed fixes the whole model. ``forward`` returns the list of
+per-layer contexts; ``backward`` walks it in reverse.
 
 A training graph calls the layers one at a time instead:
 
@@ -33,13 +34,21 @@ class Sequential(Layer):
     """
 
     def __init__(
-        self, *layers: Layer, backend: Backend | None = None, seed: int = 0, dtype: Any = None
+        self,
+        *layers: Layer,
+        backend: Backend | None = None,
+        seed: int = 0,
+        dtype: Any = None,
+        initialize: bool = True,
     ) -> None:
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             for p in layer.parameters():
                 p.name = f"{i}.{p.name}"
-        self.initialize(backend, seed, dtype)
+        # initialize=False allocates nothing (e.g. to draw the training graph of any size);
+        # call .initialize(backend, seed) before using the model.
+        if initialize:
+            self.initialize(backend, seed, dtype)
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]

@@ -43,7 +43,8 @@ Strategies (all call ``StepWork``'s pieces with the same data flow):
   2-core machine: each small task 2-4x slower, two workers slower than one).
 
 - ``unrolled``: Taskflow's MNIST benchmark shape: every step of an epoch spelled out,
-  each ending in a condition that continues to the next step (0) or stops (1); the graph
+  each ending in a condition ``next@s`` that goes on to the next step or, when an
+  evaluation is due, to ``evaluate@s`` and its ``go on@s`` (go on or stop); the graph
   is run once per epoch.
 
 Data parallel (``work.reducer`` set, see ``tfnn.parallel``): each step's backward gets
@@ -54,8 +55,8 @@ layers' exchange first and computes the rest of the backward pass while it runs;
 support it (its deferred updates would need their own exchange order).
 
 Device tasks (F, loss, BI, BW, U) go to ``device``; ``start``, ``prefetch`` and the
-conditions run on the host, and ``step?``/``go on?`` read no device data, so a GPU run
-synchronises the host only in ``evaluate``.
+conditions run on the host, and the conditions (``step?``, ``go on?``, ``next@s``) read no
+device data, so a GPU run synchronises the host only in ``evaluate``.
 """
 
 from __future__ import annotations
@@ -184,10 +185,10 @@ def _stop(control: Control) -> int:
     return 1 if control.stopped else 0
 
 
-def _step_then_stop(control: Control) -> int:
-    """``next@s``: count the step, evaluate when due; 1 (stop) when training should stop."""
-    _count_and_evaluate(control)
-    return _stop(control)
+def _evaluation_next(control: Control) -> int:
+    """``next@s``: count the step; 0 (evaluate) when an evaluation is due, else 1 (next)."""
+    control.count_step()
+    return 0 if control.evaluation_due else 1
 
 
 # -- strategies ---------------------------------------------------------------------------
@@ -309,16 +310,29 @@ def run_pipelined(work: StepWork, control: Control, executor: Executor, device: 
 
 
 def unrolled_graph(work: StepWork, control: Control, device: str, steps: range) -> Taskflow:
-    """Every step in ``steps`` of one epoch spelled out as tasks."""
+    """Every step in ``steps`` of one epoch spelled out as tasks.
+
+    After step ``s``, ``next@s`` counts it and goes to ``evaluate@s`` (0) when an
+    evaluation is due, else to the next step's ``start`` (1); ``go on@s`` then goes to
+    the next step (0) or stops (1). Only ``evaluate@s`` reads the loss on the host, so a
+    GPU run synchronises at evaluations only.
+    """
     tf = Taskflow(f"epoch-steps-{steps.start}-{steps.stop}")
-    previous: Task | None = None
+    go_to_next: list[Task] = []
     for s in steps:
         start, sinks = add_step(tf, work, device, suffix=f"@{s}")
-        if previous is not None:
-            previous.precede(start)
-        go_on = tf.condition(partial(_step_then_stop, control), name=f"next@{s}")
-        _join(sinks, go_on)
-        previous = go_on
+        for condition in go_to_next:
+            condition.precede(start)
+        counted = tf.condition(partial(_evaluation_next, control), name=f"next@{s}")
+        _join(sinks, counted)
+        evaluate = tf.emplace(control.evaluate, name=f"evaluate@{s}")
+        go_on = tf.condition(partial(_stop, control), name=f"go on@{s}")
+        counted.precede(evaluate)
+        evaluate.precede(go_on)
+        # Counting steps and reading the stop flag need no device result: no host sync.
+        counted.reads_device = False
+        go_on.reads_device = False
+        go_to_next = [counted, go_on]
     return tf
 
 

@@ -11,7 +11,8 @@ input, ``dys[i]`` the gradient at its output):
 - ``prefetch()``            batches at ``cursor`` -> ``next``   (the following step's batch)
 - ``start()``               ``next`` -> ``acts[0]``, ``labels``
 - ``forward(i)``            ``acts[i]``, parameters -> ``acts[i+1]``, ``ctx[i]``
-- ``loss()``                ``acts[L]``, ``labels`` -> ``dys[L-1]``, ``loss_sum``
+- ``loss()``                ``acts[L]``, ``labels`` -> ``dys[L-1]``, ``loss_sum`` (and
+  ``first_step_loss``, the first value, which divergence is measured against)
 - ``backward_input(i)``     ``ctx[i]``, ``dys[i]`` -> ``dys[i-1]``           (i >= 1)
 - ``backward_weight(i)``    ``ctx[i]``, ``dys[i]`` -> the layer's ``Parameter.grad``
 - ``update(i)``             grads -> the layer's ``Parameter.value`` (and optimizer state)
@@ -100,6 +101,7 @@ class StepWork:
         self.dys: list[Any] = [None] * self.depth
         self.labels: Any = None
         self.loss_sum: Any = 0.0
+        self.first_step_loss: Any = None
         self.deferred = [False] * self.depth
         self.share = 1.0
         self._share_of: Callable[[int], float] | None = getattr(batches, "share", None)
@@ -141,6 +143,8 @@ class StepWork:
             dy = dy * self.share
         self.dys[self.depth - 1] = dy
         self.loss_sum = self.loss_sum + value
+        if self.first_step_loss is None:
+            self.first_step_loss = value
         for i in deferred_layers:
             self.deferred[i] = True
 
@@ -166,6 +170,10 @@ class StepWork:
         if self.deferred[i]:
             self.deferred[i] = False
             self.update(i)
+
+    def first_loss(self) -> float | None:
+        """The loss of this fit's first step (None before it), read on the host."""
+        return None if self.first_step_loss is None else float(self.first_step_loss)
 
     def take_loss_sum(self) -> float:
         """The summed loss since the last call, read on the host (a sync on a GPU), summed

@@ -27,10 +27,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tfnn.backends import Backend, get_backend
-from tfnn.errors import InvalidArgument, positive_int
+from tfnn.errors import InvalidArgument, whole_number
+from tfnn.fsync import remove_stale_temporaries
 from tfnn.nn.base import Layer
 from tfnn.nn.loss import Loss
 from tfnn.nn.sequential import Sequential
@@ -43,17 +44,21 @@ from tfnn.train.inputs import FitData, FitOptions
 from tfnn.train.run_checkpoint import RunCheckpoint
 from tfnn.train.running import make_executor, run_strategy
 from tfnn.train.step import StepWork
+from tfnn.train.workers import AUTO, workers_for
 
 
 class Trainer:
     """Train ``model`` on (x, y) with one of the strategies in ``STRATEGIES``.
+
+    ``workers="auto"`` picks the measured fastest count for the backend's device
+    (``tfnn.train.workers``: 1); ``blas_threads`` defaults to the cores per worker.
 
     Example::
 
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
         trainer = Trainer(model, nn.SoftmaxCrossEntropy(),
                           optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
-                          strategy="condition", workers=2,
+                          strategy="condition",
                           schedule=optim.OneCycle(total_steps=5 * 469))
         history = trainer.fit(x, y, epochs=5, batch_size=128, eval_data=(xt, yt))
     """
@@ -64,7 +69,7 @@ class Trainer:
         loss: Loss,
         optimizer: PerParameterOptimizer,
         strategy: str = "condition",
-        workers: int = 2,
+        workers: int | Literal["auto"] = AUTO,
         backend: Backend | None = None,
         *,
         blas_threads: int | None = None,
@@ -83,8 +88,10 @@ class Trainer:
             # The optimizer reads it at each update (see tfnn.optim.schedules).
             optimizer.schedule = schedule
         self.strategy = strategy
-        self.workers = positive_int(workers, "workers")
         self.backend = backend or model.backend or get_backend()
+        self.workers = (
+            workers_for(self.backend) if workers == AUTO else whole_number(workers, "workers")
+        )
         if model.backend is not self.backend:
             _move_parameters(model, self.backend)
         self.parallel = DataParallel.create(distributed)
@@ -129,16 +136,24 @@ class Trainer:
         trace: str | os.PathLike[str] | None = None,
         on_evaluation: Callable[[dict[str, Any]], None] | None = None,
         on_step: Callable[[int], None] | None = None,
+        overwrite: bool = False,
+        allow_other_data: bool = False,
+        normalize: bool | None = None,
     ) -> History:
         """Train; return the ``History``. See the class docstring for an example.
 
-        ``x`` is uint8 images (normalised like MNIST) or float features, ``y`` integer
-        labels. ``target_accuracy`` stops at the first evaluation that reaches it (needs
-        ``eval_data``). ``checkpoint`` is written at every evaluation; with ``resume``
-        training continues from it when it exists. ``eval_every`` adds an evaluation every
-        that many steps; ``trace`` writes a Chrome trace of the tasks; ``on_evaluation``
-        gets one dict per evaluation and ``on_step`` the number of steps done since its
-        last call.
+        ``x`` holds the samples (uint8 images are normalised like MNIST: see
+        ``normalize``) and ``y`` integer labels 0..classes-1, as numpy arrays or arrays of
+        any backend and device. ``target_accuracy`` stops at the first evaluation that
+        reaches it (needs ``eval_data``). ``checkpoint`` is written at every evaluation;
+        with ``resume`` training continues from it when it exists (a run that finished or
+        reached its target trains no further), ``overwrite`` replaces an existing one, and
+        neither refuses it; resuming on other data (another fingerprint) needs
+        ``allow_other_data``. ``eval_every`` adds an evaluation every that many steps;
+        ``trace`` writes a Chrome trace of the tasks; ``on_evaluation`` gets one dict per
+        evaluation and ``on_step`` the number of steps done since its last call.
+        ``normalize``: True normalises ``x`` like MNIST pixels, False keeps the values,
+        None decides from the data (``tfnn.train.inputs.FitData``).
         """
         options = FitOptions.checked(
             epochs=epochs,
@@ -149,9 +164,12 @@ class Trainer:
             has_eval_data=eval_data is not None,
             checkpoint=checkpoint,
             resume=resume,
+            overwrite=overwrite,
+            allow_other_data=allow_other_data,
             trace=trace,
+            traces=self.strategy != "sequential",
         )
-        data = FitData(self.model, x, y, eval_data)
+        data = FitData(self.model, x, y, eval_data, normalize)
         work, control = self._build(data, options, on_evaluation, on_step)
         self._run(work, control, options)
         return control.history
@@ -169,7 +187,7 @@ class Trainer:
         if parallel is not None:
             batches = parallel.shard(batches)
         dropout_rng = self.backend.rng(options.seed + 1)
-        saved = self._run_checkpoint(options, dropout_rng)
+        saved = self._run_checkpoint(options, dropout_rng, data)
         position, history = (0, 0), History()
         if saved is not None and options.resume and saved.path.exists():
             position, history = saved.restore()
@@ -204,9 +222,13 @@ class Trainer:
         )
         return work, control
 
-    def _run_checkpoint(self, options: FitOptions, dropout_rng: Any) -> RunCheckpoint | None:
+    def _run_checkpoint(
+        self, options: FitOptions, dropout_rng: Any, data: FitData
+    ) -> RunCheckpoint | None:
         if options.checkpoint is None:
             return None
+        if self.parallel is None or self.parallel.is_root:
+            remove_stale_temporaries(options.checkpoint)
         return RunCheckpoint(
             options.checkpoint,
             self.model,
@@ -216,6 +238,8 @@ class Trainer:
             options.batch_size,
             options.seed,
             dropout_rng,
+            data.fingerprint(),
+            options.allow_other_data,
         )
 
     def _run(self, work: StepWork, control: Control, options: FitOptions) -> None:
