@@ -31,9 +31,9 @@ def train(seed: int, args: argparse.Namespace, extra: list[str]) -> dict[str, An
     with tempfile.TemporaryDirectory() as tmp:
         metrics = Path(tmp) / "metrics.jsonl"
         argv = ["train", "--data-dir", args.data_dir, "--epochs", str(args.epochs)]
-        argv += ["--seed", str(seed), "--metrics", str(metrics), *extra]
+        argv += ["--seed", str(seed), *extra]
         begin = time.perf_counter()
-        status = tfnn_main(argv)
+        status = tfnn_main([*argv, "--metrics", str(metrics)])
         wall = time.perf_counter() - begin
         if status != 0:
             raise SystemExit(f"tfnn {' '.join(argv)} failed with status {status}")
@@ -41,7 +41,7 @@ def train(seed: int, args: argparse.Namespace, extra: list[str]) -> dict[str, An
     accuracies = [r["test_accuracy"] for r in records]
     return {
         "seed": seed,
-        "argv": argv[:-3] + extra,  # without the temporary metrics path
+        "argv": argv,
         "epochs": [
             {k: r[k] for k in ("epoch", "step", "train_loss", "test_accuracy", "lr")}
             for r in records
