@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -84,7 +85,8 @@ def _loop(args: argparse.Namespace, comm: Any = None) -> dict[str, Any]:
             reduce_seconds += net.step_shared(xb, yb, batches.share(step))
     seconds = time.perf_counter() - begin
     return {
-        "samples_per_second": len(y) / seconds,
+        "seconds": seconds,
+        "samples": len(y),
         "allreduce_per_step": reduce_seconds / len(batches),
     }
 
@@ -149,7 +151,7 @@ def _ddp(args: argparse.Namespace) -> dict[str, Any]:
         net.optimizer.step()
     seconds = time.perf_counter() - begin
     dist.destroy_process_group()
-    return {"samples_per_second": len(y) / seconds}
+    return {"seconds": seconds, "samples": len(y)}
 
 
 def _tfnn(args: argparse.Namespace) -> dict[str, Any]:
@@ -181,7 +183,7 @@ def _tfnn(args: argparse.Namespace) -> dict[str, Any]:
         **kwargs,
     )
     history = trainer.fit(x, y, epochs=1, batch_size=WORKLOADS[args.model], seed=0)
-    result = {"samples_per_second": history.samples_per_second}
+    result = {"seconds": history.train_seconds, "samples": history.samples}
     reducer = distributed.last_reducer if distributed is not None else None
     if reducer is not None:
         result["allreduce_per_step"] = reducer.seconds / max(1, history.steps)
@@ -225,18 +227,19 @@ def contenders(model: str, sim_ranks: tuple[int, ...]) -> dict[str, tuple[int, l
             runs[f"tfnn-2@{net}-{overlap}"] = (2, ["--kind", "tfnn", "--ranks", "2", *tail])
     for n in sim_ranks:
         runs[f"sim-{n}"] = (1, ["--kind", "tfnn", "--ranks", str(n)])
-        for net in NETWORKS:
+        for net in NETWORKS if model == "mlp" else ("10G",):
             for overlap in ("on", "off"):
                 tail = ["--network", net, "--overlap", overlap]
                 runs[f"sim-{n}@{net}-{overlap}"] = (1, ["--kind", "tfnn", "--ranks", str(n), *tail])
     return runs
 
 
-def launch(
-    ranks: int, worker_args: list[str], model: str, data_dir: str, port: int
-) -> dict[str, Any]:
+def launch(ranks: int, worker_args: list[str], model: str, data_dir: str) -> dict[str, Any]:
+    """Run one contender's process (or ``mpiexec`` job); return rank 0's RESULT."""
+    global _port
+    _port += 1
     script = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", model]
-    command = [*script, "--data-dir", data_dir, "--port", str(port), *worker_args]
+    command = [*script, "--data-dir", data_dir, "--port", str(_port), *worker_args]
     if ranks > 1:
         command = [str(Path(sys.executable).with_name("mpiexec")), "-n", str(ranks), *command]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -247,61 +250,51 @@ def launch(
     raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    port = 29500
-    for model in args.models:
-        runs = contenders(model, tuple(args.sim_ranks))
-        samples: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
-        for r in range(args.rounds):
-            for name, (ranks, worker_args) in runs.items():
-                port += 1
-                samples[name].append(launch(ranks, worker_args, model, args.data_dir, port))
-                speed = samples[name][-1]["samples_per_second"]
-                print(f"{model} round {r} {name:22s} {speed:10.0f} samples/s", flush=True)
-        results[model] = summarize(samples)
-    return results
+_port = 29500
 
 
-def summarize(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def measure_model(model: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every contender on ``model``, interleaved (``tfnn.bench.model.measure``)."""
+    from tfnn.bench.model import Run, Timed, measure, summarize
+
+    allreduce: dict[str, list[float]] = {}
+
+    def timed(name: str, ranks: int, worker_args: list[str]) -> Timed[str]:
+        def run(workload: str) -> Run:
+            result = launch(ranks, worker_args, workload, args.data_dir)
+            allreduce.setdefault(name, []).append(result.get("allreduce_per_step", math.nan))
+            speed = result["samples"] / result["seconds"]
+            print(f"{workload} {name:22s} {speed:10.0f} samples/s", flush=True)
+            return Run(result["seconds"], result["samples"])
+
+        return Timed(name, run, {"ranks": ranks, "args": " ".join(worker_args)})
+
+    runs = contenders(model, tuple(args.sim_ranks))
+    timed_runs = measure(model, [timed(n, *r) for n, r in runs.items()], repeats=args.rounds)
     table: dict[str, Any] = {}
-    for name, runs in samples.items():
-        speeds = [r["samples_per_second"] for r in runs]
-        row = {"samples_per_second": statistics.median(speeds), "runs": speeds}
-        reduce = [r["allreduce_per_step"] for r in runs if "allreduce_per_step" in r]
-        if reduce:
-            row["allreduce_ms_per_step"] = 1e3 * statistics.median(reduce)
-        table[name] = row
-    base = table["numpy-loop"]["samples_per_second"]
-    ddp = table["ddp-gloo-2"]["samples_per_second"]
-    for row in table.values():
-        row["vs_numpy_loop"] = row["samples_per_second"] / base
-        row["vs_ddp_gloo"] = row["samples_per_second"] / ddp
+    for base, key in (("numpy-loop", "vs_numpy_loop"), ("ddp-gloo-2", "vs_ddp_gloo")):
+        for name, stats in summarize(timed_runs, base, min_seconds=0).items():
+            row = table.setdefault(name, {**stats.to_dict(), "settings": runs[name]})
+            row[key] = stats.ratio
+            kept = [a for a in allreduce[name][1:] if not math.isnan(a)]  # rep 0 is dropped
+            if kept:
+                row["allreduce_ms_per_step"] = 1e3 * statistics.median(kept)
     return table
 
 
 def targets(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for model, table in results.items():
-        best = max(
-            table["tfnn-2"]["samples_per_second"], table["tfnn-2-sync"]["samples_per_second"]
-        )
-        out[f"{model}: 2 ranks >= 1.05x numpy loop"] = (
-            best / table["numpy-loop"]["samples_per_second"]
-        )
-        out[f"{model}: 2 ranks >= 3x DDP gloo"] = best / table["ddp-gloo-2"]["samples_per_second"]
+        best = max(table["tfnn-2"]["median"], table["tfnn-2-sync"]["median"])
+        out[f"{model}: 2 ranks >= 1.05x numpy loop"] = best / table["numpy-loop"]["median"]
+        out[f"{model}: 2 ranks >= 3x DDP gloo"] = best / table["ddp-gloo-2"]["median"]
     mlp = results.get("mlp")
     if mlp and "tfnn-2@10G-on" in mlp:
         on, off = mlp["tfnn-2@10G-on"], mlp["tfnn-2@10G-off"]
-        out["mlp: 10G overlap on >= 1.2x off (2 real ranks)"] = (
-            on["samples_per_second"] / off["samples_per_second"]
-        )
+        out["mlp: 10G overlap on >= 1.2x off (2 real ranks)"] = on["median"] / off["median"]
         for n in (2, 4, 8):
             if f"sim-{n}@10G-on" in mlp:
-                ratio = (
-                    mlp[f"sim-{n}@10G-on"]["samples_per_second"]
-                    / mlp[f"sim-{n}@10G-off"]["samples_per_second"]
-                )
+                ratio = mlp[f"sim-{n}@10G-on"]["median"] / mlp[f"sim-{n}@10G-off"]["median"]
                 out[f"mlp: 10G overlap on / off, {n} simulated ranks"] = ratio
     return out
 
@@ -316,21 +309,19 @@ def plot(results: dict[str, Any], path: Path) -> None:
     for k, (model, table) in enumerate(results.items()):
         real = [n for n in table if not n.startswith("sim-")]
         ax = axes[2 * k]
-        ax.barh(real, [table[n]["samples_per_second"] / 1e3 for n in real], color="tab:blue")
+        ax.barh(real, [table[n]["median"] / 1e3 for n in real], color="tab:blue")
         ax.set_xlabel("k samples/s (median)")
         ax.set_title(f"{model}: processes on this machine")
         ax = axes[2 * k + 1]
         for net in NETWORKS:
             for overlap, style in (("on", "-o"), ("off", "--o")):
                 ranks = [n for n in (2, 4, 8) if f"sim-{n}@{net}-{overlap}" in table]
-                speeds = [
-                    table[f"sim-{n}@{net}-{overlap}"]["samples_per_second"] / 1e3 for n in ranks
-                ]
+                speeds = [table[f"sim-{n}@{net}-{overlap}"]["median"] / 1e3 for n in ranks]
                 ax.plot(ranks, speeds, style, label=f"{net} overlap {overlap}")
         ranks = [n for n in (2, 4, 8) if f"sim-{n}" in table]
         ax.plot(
             ranks,
-            [table[f"sim-{n}"]["samples_per_second"] / 1e3 for n in ranks],
+            [table[f"sim-{n}"]["median"] / 1e3 for n in ranks],
             ":k",
             label="no network",
         )
@@ -342,12 +333,16 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=90)
 
 
+def _ratio(value: float | None) -> str:
+    return "  -  " if value is None else f"x{value:.2f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="mode")
     run = sub.add_parser("run", help="measure every contender (the default)")
     run.add_argument("--data-dir", default=str(DATA_DIR))
-    run.add_argument("--rounds", type=int, default=3)
+    run.add_argument("--rounds", type=int, default=2, help="kept runs per contender")
     run.add_argument("--models", nargs="+", default=list(WORKLOADS))
     run.add_argument("--sim-ranks", nargs="*", type=int, default=[2, 4, 8])
     run.add_argument("--out", default=str(Path(__file__).parent / "results/distributed.json"))
@@ -367,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         worker(args)
         return 0
     begin = time.time()
-    results = measure(args)
+    results = {model: measure_model(model, args) for model in args.models}
     from tfnn.bench.report import environment
 
     report = {
@@ -392,9 +387,8 @@ def main(argv: list[str] | None = None) -> int:
                 if "allreduce_ms_per_step" in row
                 else ""
             )
-            keys = ("samples_per_second", "vs_numpy_loop", "vs_ddp_gloo")
-            speed, loop, ddp = (row[k] for k in keys)
-            print(f"  {name:22s} {speed:10.0f}/s  x{loop:.2f} loop  x{ddp:.2f} ddp{extra}")
+            loop, ddp = (_ratio(row[k]) for k in ("vs_numpy_loop", "vs_ddp_gloo"))
+            print(f"  {name:22s} {row['median']:10.0f}/s  {loop} loop  {ddp} ddp{extra}")
     for name, value in report["targets"].items():
         print(f"target {name}: {value:.2f}")
     return 0

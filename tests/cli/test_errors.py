@@ -146,6 +146,7 @@ def test_traceback_flag_or_debug_variable_prints_the_traceback_of_a_user_error(t
         (["--trace", "no/such/folder/t.json"], "no/such/folder does not exist"),
         (["--layers", "784,100000000,10"], "use smaller layers"),
         (["--workers", "0"], "--workers"),
+        (["--blas-threads", "0"], "--blas-threads"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
 )

@@ -53,7 +53,7 @@ def test_workers_default_to_auto_one_worker_on_the_cpu(tfnn):
     assert workers_for(get_backend("numpy")) == 1
     result = tfnn("train", *SMALL, "--epochs", "1", "--workers", "auto")
     assert result.returncode == 0, result.stderr
-    result = tfnn("train", *SMALL, "--epochs", "1", "--workers", "2")
+    result = tfnn("train", *SMALL, "--epochs", "1", "--workers", "2", "--blas-threads", "1")
     assert result.returncode == 0, result.stderr
 
 

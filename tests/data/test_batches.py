@@ -100,7 +100,7 @@ def test_bad_arguments_are_clear_errors():
     images, labels = toy(10)
     with pytest.raises(ValueError, match="10 images but 9 labels"):
         Batches(images, labels[:9], 4)
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
         Batches(images, labels, 0)
     with pytest.raises(ValueError, match="drop_last"):
         Batches(images, labels, 11, drop_last=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -35,10 +36,15 @@ def test_observer_sees_entry_and_exit_of_every_task(executor):
 
 
 def test_trace_has_one_row_per_worker_and_loads_as_json(tmp_path):
+    # Two of the tasks meet at a barrier, so each of the two workers must run one of them
+    # (a sleep alone left it to the scheduler whether the second worker took any).
+    meet = threading.Barrier(2, timeout=10)
     tf = Taskflow("wide")
     source = tf.emplace(lambda: None, name="source")
-    for i in range(8):
-        source.precede(tf.emplace(lambda: time.sleep(0.01), name=f"sleep{i}"))
+    for i in range(2):
+        source.precede(tf.emplace(meet.wait, name=f"meet{i}"))
+    for i in range(6):
+        source.precede(tf.emplace(lambda: time.sleep(0.001), name=f"sleep{i}"))
     trace = TraceObserver()
     with Executor(workers=2) as ex:
         ex.observe(trace)
@@ -46,10 +52,10 @@ def test_trace_has_one_row_per_worker_and_loads_as_json(tmp_path):
     path = trace.dump(tmp_path / "trace.json")
     events = json.loads(path.read_text())["traceEvents"]
     spans = [e for e in events if e["ph"] == "X"]
-    assert sorted(e["name"] for e in spans) == sorted(["source"] + [f"sleep{i}" for i in range(8)])
+    expected = ["source"] + [f"meet{i}" for i in range(2)] + [f"sleep{i}" for i in range(6)]
+    assert sorted(e["name"] for e in spans) == sorted(expected)
     assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in spans)
-    rows = {e["tid"] for e in spans}
-    assert rows == {0, 1}  # sleeps release the GIL, so both workers take some
+    assert {e["tid"] for e in spans if e["name"].startswith("meet")} == {0, 1}
     names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M"}
     assert names == {0: "worker 0", 1: "worker 1"}
 

@@ -266,3 +266,15 @@ def test_mpi_mode_without_mpi4py_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     with pytest.raises(DistributedError, match=r"pip install 'tfnn\[mpi\]'"):
         resolve("mpi")
+
+
+def test_buckets_default_to_a_size_with_overlap_else_one():
+    from tfnn.parallel.data_parallel import BUCKET_BYTES, DataParallel
+
+    member = ThreadGroup(2).members[0]
+    assert DataParallel(member).bucket_bytes == BUCKET_BYTES
+    mlp = {0: 784 * 256 * 4 + 1024, 2: 256 * 128 * 4 + 512, 4: 128 * 10 * 4 + 40}
+    assert make_buckets(mlp, BUCKET_BYTES) == [(4, 2), (0,)]
+    assert DataParallel(member, overlap=False).bucket_bytes is None
+    assert DataParallel(member, overlap=False, bucket_bytes=4096).bucket_bytes == 4096
+    assert DataParallel(member, overlap=False).devices() == {}

@@ -9,11 +9,14 @@ import pytest
 
 from .helpers import (
     ALL_STRATEGIES,
+    BATCH,
     MODELS,
     SAMPLES,
     STEPS_PER_EPOCH,
+    assert_same_weights,
     fit,
     mnist,
+    recorded,
     step_pieces,
     trainer,
 )
@@ -124,3 +127,36 @@ def test_waiting_for_the_loss_counts_as_training_and_accuracy_as_evaluation():
     control.evaluate()
     assert control.history.train_seconds >= 0.3
     assert 0.2 <= control.history.eval_seconds < 0.3
+
+
+@pytest.mark.parametrize("strategy", ["condition", "unrolled"])
+def test_a_trainer_used_as_a_context_keeps_its_workers_between_fits(strategy):
+    def workers():
+        return {t for t in threading.enumerate() if t.name.startswith("tfnn-worker")}
+
+    model, optimizer = MODELS["sgd-mlp"]()
+    reference, reference_optimizer = MODELS["sgd-mlp"]()
+    plain = trainer(reference, reference_optimizer, strategy, workers=2)
+    seen = []
+    with trainer(model, optimizer, strategy, workers=2) as kept:
+        for _ in range(2):
+            history = kept.fit(*mnist(), epochs=1, on_step=lambda n: seen.append(workers()))
+            assert recorded(history) == recorded(plain.fit(*mnist(), epochs=1))
+        assert len(workers()) == 2
+    assert len({frozenset(s) for s in seen}) == 1, "the same two threads ran both fits"
+    assert workers() == set()
+    assert_same_weights(model, reference)
+
+
+def test_a_kept_executor_is_replaced_after_a_failed_fit():
+    model, optimizer = MODELS["sgd-mlp"]()
+
+    def fail(step):
+        raise RuntimeError("stop here")
+
+    with trainer(model, optimizer, "condition", workers=2) as kept:
+        with pytest.raises(Exception, match="stop here"):
+            kept.fit(*mnist(), epochs=1, on_step=fail)
+        assert not [t for t in threading.enumerate() if t.name.startswith("tfnn-worker")]
+        assert kept.fit(*mnist(), epochs=1, batch_size=BATCH).steps == STEPS_PER_EPOCH
+    assert not [t for t in threading.enumerate() if t.name.startswith("tfnn-worker")]

@@ -45,6 +45,13 @@ def test_unknown_strategy_lists_the_strategies():
         assert name in str(raised.value)
 
 
+@pytest.mark.parametrize("blas_threads", [0, 1.5, "1"])
+def test_blas_threads_must_be_a_whole_number_of_at_least_one(blas_threads):
+    model, optimizer = make()
+    with pytest.raises(ValueError, match="blas_threads"):
+        Trainer(model, nn.SoftmaxCrossEntropy(), optimizer, blas_threads=blas_threads)
+
+
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
 def test_workers_must_be_a_whole_number_of_at_least_one(workers):
     model, optimizer = make()
@@ -238,3 +245,12 @@ def test_array_api_strict_arrays_are_accepted():
         xp.asarray(x, device=xp.Device("device1")), xp.asarray(y), epochs=1
     )
     assert got.loss == expected.loss
+
+
+def test_device_is_the_backends_device_and_tasks_run_on_the_host():
+    from tfnn.backends import get_backend
+
+    model, optimizer = make()
+    backend = get_backend("numpy", "cpu:1")
+    trained = Trainer(model, nn.SoftmaxCrossEntropy(), optimizer, backend=backend)
+    assert trained.device == "cpu:1" and trained.task_device == "cpu"

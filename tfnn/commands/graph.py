@@ -20,8 +20,8 @@ import argparse
 import numpy as np
 
 from tfnn import nn, optim
+from tfnn.commands.arguments import positive_int
 from tfnn.commands.model_spec import add_model_arguments
-from tfnn.commands.train import positive_int
 from tfnn.data import Batches
 from tfnn.executor import Taskflow
 from tfnn.train import History

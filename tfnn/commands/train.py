@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import itertools
 import math
 import os
 import time
@@ -45,11 +44,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from tfnn import errors, nn, optim
+from tfnn import nn, optim
 from tfnn.backends import Backend, get_backend
 from tfnn.commands import CommandError
+from tfnn.commands.arguments import (
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    seed,
+    target,
+    workers,
+)
+from tfnn.commands.checks import check_flags, check_model, check_output_flags
 from tfnn.commands.model_spec import add_model_arguments
 from tfnn.commands.progress import Progress, format_rate
 from tfnn.data import DataError, load_mnist, load_mnist_sample
@@ -60,19 +67,26 @@ from tfnn.executor import TaskError
 from tfnn.parallel import DISTRIBUTED_CHOICES, placement
 from tfnn.parallel.launcher import rank_device
 from tfnn.train import STRATEGIES, History, Trainer, TrainingDiverged
-from tfnn.train.outputs import CHECKPOINT, METRICS, RESUMED, TRACE, OutputKind, check_outputs
 from tfnn.train.workers import AUTO
 
 HELP = "train an MLP on MNIST (the embedded sample unless --data-dir is given)"
 # With the default one-cycle schedule these are the peak rates. Measured on full MNIST, 10
-# epochs, seed 0: SGD at 0.1 reached 98.45% (constant 0.05: 98.00%, cosine from 0.05: 98.13%).
+# epochs: SGD peaking at 0.1 ended at 98.35-98.48% for seeds 0-2 (seed 0 at a constant 0.05:
+# 98.00%; cosine from 0.05: 98.13%); bench/results/recipe-seeds.json.
 DEFAULT_LR = {"sgd": 0.1, "adam": 1e-3}
 DEFAULT_MOMENTUM = 0.9
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``tfnn train`` (``tfnn train --help`` lists them)."""
-    where = parser.add_argument_group("where it runs")
+    _where_arguments(parser.add_argument_group("where it runs"))
+    add_model_arguments(parser)
+    _optimizer_arguments(parser.add_argument_group("optimizer"))
+    _run_arguments(parser.add_argument_group("training run"))
+    _file_arguments(parser.add_argument_group("files (checked before training)"))
+
+
+def _where_arguments(where: argparse._ArgumentGroup) -> None:
     where.add_argument("--backend", help="array backend (default $TFNN_BACKEND or numpy)")
     where.add_argument("--device", help="cpu, cuda:0, ... (default $TFNN_DEVICE or the backend's)")
     where.add_argument(
@@ -86,14 +100,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(1, with every core for BLAS; see tfnn.train.workers) (default auto)",
     )
     where.add_argument(
+        "--blas-threads",
+        type=positive_int,
+        metavar="N",
+        help="BLAS threads per worker (default: the cores divided by the workers; on a "
+        "machine whose cores are busy with other work, 1 avoids OpenBLAS busy-waiting)",
+    )
+    where.add_argument(
         "--distributed",
         choices=DISTRIBUTED_CHOICES,
         default="auto",
         help="data parallel over MPI: auto (when launched as several ranks, the default), "
         "mpi (require it) or none (one process)",
     )
-    add_model_arguments(parser)
-    optimizer = parser.add_argument_group("optimizer")
+
+
+def _optimizer_arguments(optimizer: argparse._ArgumentGroup) -> None:
     optimizer.add_argument(
         "--optimizer", choices=sorted(DEFAULT_LR), default="sgd", help="(default sgd)"
     )
@@ -117,12 +139,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     optimizer.add_argument(
         "--warmup-steps",
-        type=whole,
+        type=non_negative_int,
         default=0,
         metavar="STEPS",
         help="raise the rate linearly over the first STEPS steps (not with onecycle)",
     )
-    run = parser.add_argument_group("training run")
+
+
+def _run_arguments(run: argparse._ArgumentGroup) -> None:
     run.add_argument("--epochs", type=positive_int, default=5, help="(default 5)")
     run.add_argument("--batch-size", type=positive_int, default=128, help="(default 128)")
     run.add_argument(
@@ -135,7 +159,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument(
         "--eval-every", type=positive_int, metavar="STEPS", help="evaluate every STEPS steps too"
     )
-    files = parser.add_argument_group("files (checked before training; never another file's)")
+
+
+def _file_arguments(files: argparse._ArgumentGroup) -> None:
     files.add_argument("--checkpoint", metavar="PATH", help="safetensors file, written each eval")
     files.add_argument("--resume", action="store_true", help="continue from --checkpoint")
     files.add_argument(
@@ -149,7 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train as the flags say; print the evaluations and a summary; return 0."""
-    _check_flags(args)
+    check_flags(args)
     where = placement()
     if args.distributed == "none":
         where = type(where)()
@@ -167,8 +193,8 @@ def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
         device = rank_device(args.backend, local_rank)
     backend = get_backend(args.backend, device)
     (x, y), (xt, yt), inputs = _load_data(args.data_dir)
-    _check_outputs(args, inputs)
-    _check_model(args.layers, x, y, yt, backend)
+    check_output_flags(args, inputs)
+    check_model(args.layers, x, y, yt, backend)
     with _task_errors():
         model = nn.mlp(args.layers, args.activation, seed=args.seed, backend=backend)
         steps = args.epochs * math.ceil(len(y) / args.batch_size)
@@ -179,6 +205,7 @@ def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
             strategy=args.strategy,
             workers=args.workers,
             backend=backend,
+            blas_threads=args.blas_threads,
             schedule=optim.make_schedule(args.schedule, steps, args.warmup_steps),
             distributed=args.distributed,
         )
@@ -234,95 +261,6 @@ def _nothing_to_train(args: argparse.Namespace, history: History) -> str:
     )
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (``tfnn.errors.whole_number``)."""
-    try:
-        return errors.whole_number(int(text), "the value")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 1") from None
-
-
-def whole(text: str) -> int:
-    """argparse type: a whole number >= 0 (a count of steps)."""
-    try:
-        return errors.whole_number(int(text), "the count", minimum=0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 0") from None
-
-
-def seed(text: str) -> int:
-    """argparse type: a whole number >= 0 (a seed)."""
-    try:
-        return errors.whole_number(int(text), "the seed", minimum=0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 0") from None
-
-
-def workers(text: str) -> int | str:
-    """argparse type: ``auto`` or a whole number >= 1."""
-    return AUTO if text == AUTO else positive_int(text)
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (``nan`` and ``inf`` are refused)."""
-    value = float(text)
-    if not math.isfinite(value) or value <= 0.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number > 0")
-    return value
-
-
-def fraction(text: str) -> float:
-    """argparse type: a number in [0, 1)."""
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a number in [0, 1)")
-    return value
-
-
-def target(text: str) -> float:
-    """argparse type: an accuracy in (0, 1]."""
-    value = float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not an accuracy in (0, 1], e.g. 0.95")
-    return value
-
-
-def _check_flags(args: argparse.Namespace) -> None:
-    for flag in ("checkpoint", "trace", "metrics", "data_dir"):
-        if getattr(args, flag) == "":
-            raise CommandError(f"--{flag.replace('_', '-')} '' names no path; give a path")
-    if args.resume and args.checkpoint is None:
-        raise CommandError("--resume needs --checkpoint PATH, the checkpoint to continue from")
-    if args.allow_other_data and not args.resume:
-        raise CommandError("--allow-other-data applies to --resume only")
-    if args.checkpoint is not None and not args.resume and Path(args.checkpoint).exists():
-        raise CommandError(
-            f"{args.checkpoint} exists; pass --resume to continue from it, or another "
-            "--checkpoint path to start afresh (the file is left as it is)"
-        )
-    if args.optimizer != "sgd" and args.momentum is not None:
-        raise CommandError(
-            f"--momentum applies to sgd; {args.optimizer} has no momentum setting: drop "
-            "--momentum or use --optimizer sgd"
-        )
-
-
-def _check_outputs(args: argparse.Namespace, inputs: list[Path]) -> None:
-    outputs: dict[str, tuple[str, OutputKind]] = {}
-    if args.checkpoint is not None:
-        outputs["--checkpoint"] = (args.checkpoint, RESUMED if args.resume else CHECKPOINT)
-    if args.trace is not None:
-        outputs["--trace"] = (args.trace, TRACE)
-    if args.metrics is not None:
-        outputs["--metrics"] = (args.metrics, METRICS)
-    if args.trace is not None and args.strategy == "sequential":
-        raise CommandError(
-            "--strategy sequential runs no task graph, so --trace would be empty; "
-            "trace another strategy"
-        )
-    check_outputs(outputs, inputs)
-
-
 def _load_data(
     data_dir: str | None,
 ) -> tuple[tuple[Any, Any], tuple[Any, Any], list[Path]]:
@@ -346,52 +284,6 @@ def _load_data(
     print(f"data: {where[0]}, {len(train[1])} training and {len(test[1])} test images{where[1]}")
     inputs = [folder / name for names in FILES.values() for name in names]
     return train, test, [p for name in inputs for p in (name, name.with_name(name.name + ".gz"))]
-
-
-def _check_model(
-    layers: list[int], x: np.ndarray, y: np.ndarray, yt: np.ndarray, backend: Backend
-) -> None:
-    features = int(np.prod(x.shape[1:]))
-    if layers[0] != features:
-        raise CommandError(
-            f"the first layer takes {layers[0]} features but each image has {features} "
-            f"({'x'.join(map(str, x.shape[1:]))}); start --layers with {features} "
-            f"(e.g. --layers {features},256,10)"
-        )
-    classes = int(max(y.max(), yt.max())) + 1
-    if layers[-1] < classes:
-        raise CommandError(
-            f"the last layer has {layers[-1]} outputs but the labels have {classes} classes; "
-            f"end --layers with {classes}"
-        )
-    _check_memory(layers, backend)
-
-
-def _check_memory(layers: list[int], backend: Backend) -> None:
-    weights = sum(a * b + b for a, b in itertools.pairwise(layers))
-    # float32 weights, their gradients and the optimizer's state (Adam: two arrays).
-    needed = 4 * 4 * weights
-    free = _free_memory(backend)
-    if free is not None and needed > free:
-        raise CommandError(
-            f"--layers {','.join(map(str, layers))} has {weights:,} parameters, which need "
-            f"about {needed / 2**30:.1f} GiB with their gradients and optimizer state, but "
-            f"{backend.device} has {free / 2**30:.1f} GiB free; use smaller layers"
-        )
-
-
-def _free_memory(backend: Backend) -> int | None:
-    info = backend.memory_info()
-    if info is not None:
-        return int(info[0])
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def _optimizer(args: argparse.Namespace, params: list[nn.Parameter]) -> optim.Optimizer:

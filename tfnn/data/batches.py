@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from tfnn.errors import whole_number
+
 MEAN = 0.1307
 STD = 0.3081
 
@@ -50,8 +52,7 @@ class Batches:
     ) -> None:
         if len(images) != len(labels):
             raise ValueError(f"{len(images)} images but {len(labels)} labels; pass one per image")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, not {batch_size!r}")
+        batch_size = whole_number(batch_size, "batch_size")
         if drop_last and batch_size > len(images):
             raise ValueError(
                 f"batch_size {batch_size} exceeds the {len(images)} samples and drop_last "

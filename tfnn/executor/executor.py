@@ -7,8 +7,13 @@ it ends), ``corun`` and ``corun_until`` from inside a task. Async tasks: ``async
 (``dependent_async``, ``silent_dependent_async``; see ``asyncs.py``), which build a graph
 at run time. ``wait_for_all`` waits for all of them.
 
-Semantics, as in Taskflow (the join-counter rule is in ``transitions.py``):
+Semantics, as in Taskflow:
 
+- edges out of condition tasks are weak, all others strong; a task runs when its last
+  strong predecessor finishes, or at once when a condition picks it; **when a task
+  finishes, its join counter is restored to its number of strong predecessors** (so a
+  task a condition scheduled early, with a strong predecessor already done, runs once:
+  the worked example is in ``transitions.py``);
 - a Taskflow runs one run at a time: a run of a busy Taskflow queues behind it, on
   whichever executor it was submitted to; an empty Taskflow's run ends at once;
 - the first exception raised in a task stops that run (running tasks finish, no new one
@@ -141,10 +146,13 @@ class Executor(Scheduler):
             futures = [executor.async_(pow, 2, i) for i in range(10)]
             [f.result() for f in futures]
         """
-        self._check_open()
-        future = AsyncFuture(self.cooperate, fn, args, kwargs)
+        if self._shutdown:
+            self._check_open()
+        future = AsyncFuture(self._cooperate, fn, args, kwargs)
         self._pending.append(None)
-        self._enqueue(((future, None),), 1)
+        self._queue.append((future, None))
+        if self._sleepers:
+            self._wake_up(1)
         return future
 
     submit = async_
@@ -152,9 +160,12 @@ class Executor(Scheduler):
     def silent_async(self, fn: Callable[P, object], /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Run ``fn(*args, **kwargs)`` on a worker, without a future (cheaper); an
         exception it raises is raised by the next ``wait_for_all()``."""
-        self._check_open()
+        if self._shutdown:
+            self._check_open()
         self._pending.append(None)
-        self._enqueue(((AsyncFuture(None, fn, args, kwargs, silent=True), None),), 1)
+        self._queue.append((AsyncFuture(None, fn, args, kwargs), None))
+        if self._sleepers:
+            self._wake_up(1)
 
     def dependent_async(
         self, fn: Callable[[], T], *after: AsyncTask[object], name: str | None = None
@@ -167,26 +178,28 @@ class Executor(Scheduler):
             a = executor.silent_dependent_async(load)
             b, future = executor.dependent_async(lambda: parse(), a)
         """
-        future = AsyncFuture(self.cooperate, fn)
-        return self._dependent(AsyncTask(future, name, silent=False), after), future
+        future = AsyncFuture(self._cooperate, fn)
+        return self._dependent(AsyncTask(future, name), after), future
 
     def silent_dependent_async(
         self, fn: Callable[[], object], *after: AsyncTask[object], name: str | None = None
     ) -> AsyncTask[object]:
         """``dependent_async`` without a future; errors go to the next ``wait_for_all``."""
-        future = AsyncFuture(None, fn, silent=True)
-        return self._dependent(AsyncTask(future, name, silent=True), after)
+        return self._dependent(AsyncTask(AsyncFuture(None, fn), name), after)
 
     def _dependent(self, task: AsyncTask[T], after: tuple[AsyncTask[object], ...]) -> AsyncTask[T]:
-        self._check_open()
-        self._pending.append(None)
+        if self._shutdown:
+            self._check_open()
+        self._pending.append(None)  # before any edge is published: a worker may run it now
         try:
-            ready = register(task, after, self._dependency_lock)
-        except BaseException:
+            ready = register(task, after)
+        except TypeError:  # raised before any edge is published
             self._pending.pop()
             raise
         if ready:
-            self._enqueue(((task, None),), 1)
+            self._queue.append((task, None))
+            if self._sleepers:
+                self._wake_up(1)
         return task
 
     # -- the executor as a whole --------------------------------------------------------

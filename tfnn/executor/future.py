@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 
 __all__ = ["AsyncFuture", "CancelledError", "RunFuture", "TaskError"]
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)
 
 Cooperate = Callable[[Callable[[], bool], float | None], bool]
 """``cooperate(done, timeout)``: on a worker of the executor, run tasks until ``done()``
@@ -96,14 +96,19 @@ class RunFuture:
         self._done.set()
 
 
+_PENDING, _VALUE, _ERROR = 0, 1, 2
+
+
 class AsyncFuture(Generic[T]):
     """The result of ``executor.async_(fn, *args)``: ``result()`` returns ``fn``'s value
     or raises its exception, as ``concurrent.futures.Future`` does.
 
-    It is also the work item itself (``fn`` and its arguments), so an async task costs
-    one object. No event is made unless someone waits before it is done: the finisher
-    sets ``_done`` then reads ``_event``; a waiter makes ``_event`` then reads ``_done``;
-    under the GIL one of them sees the other's write, so no wake-up is lost.
+    It is also the work item itself (``_call``: ``fn`` and its arguments), so an async
+    task costs one small object. ``_state`` is pending, value or error, and ``_value``
+    holds the value or the exception. A silent task's future, which nobody sees, has no
+    ``_cooperate``. No event is made unless someone waits before it is done: the
+    finisher sets ``_state`` then reads ``_event``; a waiter makes ``_event`` then reads
+    ``_state``; under the GIL one of them sees the other's write, so no wake-up is lost.
 
     Example::
 
@@ -111,17 +116,7 @@ class AsyncFuture(Generic[T]):
         future.result()      # 1024
     """
 
-    __slots__ = (
-        "_args",
-        "_cooperate",
-        "_done",
-        "_error",
-        "_event",
-        "_fn",
-        "_kwargs",
-        "_silent",
-        "_value",
-    )
+    __slots__ = ("_call", "_cooperate", "_event", "_state", "_value")
 
     def __init__(
         self,
@@ -129,46 +124,46 @@ class AsyncFuture(Generic[T]):
         fn: Callable[..., T],
         args: tuple[object, ...] = (),
         kwargs: dict[str, object] | None = None,
-        silent: bool = False,
     ) -> None:
         self._cooperate = cooperate
-        self._silent = silent
-        self._fn: Callable[..., T] | None = fn
-        self._args = args
-        self._kwargs = kwargs
-        self._done = False
-        self._value: T | None = None
-        self._error: BaseException | None = None
+        self._call: tuple[Callable[..., T], tuple[object, ...], dict[str, object] | None] | None
+        self._call = (fn, args, kwargs)
+        self._state = _PENDING
+        self._value: T | BaseException | None = None
         self._event: threading.Event | None = None
 
     def result(self, timeout: float | None = None) -> T:
-        if not self._done:
+        if self._state is _PENDING:
             self._wait(timeout)
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]  # set when done without error
+        if self._state is _ERROR:
+            assert isinstance(self._value, BaseException)
+            raise self._value
+        return self._value  # type: ignore[return-value]  # a value when the state says so
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
-        if not self._done:
+        if self._state is _PENDING:
             self._wait(timeout)
-        return self._error
+        return self._value if isinstance(self._value, BaseException) else None
 
     def done(self) -> bool:
-        return self._done
+        return self._state is not _PENDING
 
-    def _execute(self) -> None:
-        fn, args, kwargs = self._fn, self._args, self._kwargs
-        self._fn = self._kwargs = None  # let go of what the call held
-        self._args = ()
+    def _execute(self) -> BaseException | None:
+        """Run the call once; the exception it raised, if any."""
+        call, self._call = self._call, None  # let go of what the call held
+        assert call is not None
+        fn, args, kwargs = call
         try:
-            assert fn is not None
             self._value = fn(*args, **kwargs) if kwargs else fn(*args)
+            self._state = _VALUE
+            error = None
         except BaseException as e:
-            self._error = e
-        self._done = True
+            self._value = error = e
+            self._state = _ERROR
         event = self._event
         if event is not None:
             event.set()
+        return error
 
     def _wait(self, timeout: float | None) -> None:
         if self._cooperate is not None and self._cooperate(self.done, timeout):
@@ -176,9 +171,8 @@ class AsyncFuture(Generic[T]):
         with _event_lock:
             if self._event is None:
                 self._event = threading.Event()
-        if not self._done and not self._event.wait(timeout):
+        if self._state is _PENDING and not self._event.wait(timeout):
             raise TimeoutError(f"async task not finished after {timeout} s")
 
     def __repr__(self) -> str:
-        state = "done" if self._done else "pending"
-        return f"AsyncFuture({state})"
+        return f"AsyncFuture({'pending' if self._state is _PENDING else 'done'})"

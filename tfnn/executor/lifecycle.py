@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from tfnn.executor.asyncs import AsyncTask, finish
-from tfnn.executor.future import AsyncFuture, CancelledError, TaskError
+from tfnn.executor.future import CancelledError, TaskError
 from tfnn.executor.observer import Observer
-from tfnn.executor.runs import Run, Topology
+from tfnn.executor.runs import Item, Run, Topology
 from tfnn.executor.streams import assign_streams
 from tfnn.executor.task import GraphError, Task
 from tfnn.executor.transitions import arm, sources, strong_cycle
@@ -60,7 +60,6 @@ class Lifecycle(WorkerPool):
         self._pending: list[None] = []  # one entry per async task not finished
         self._waiters = 0  # threads in wait_for_all
         self._silent_errors: list[BaseException] = []
-        self._dependency_lock = threading.Lock()
         self._observers: tuple[Observer, ...] = ()
         super().__init__(workers, initializer)
         self._all_done = threading.Condition(self._lock)
@@ -191,24 +190,15 @@ class Lifecycle(WorkerPool):
 
     # -- async tasks --------------------------------------------------------------------
 
-    def _run_async(self, item: AsyncFuture[object] | AsyncTask[object]) -> None:
-        if type(item) is AsyncFuture:
-            try:
-                item._execute()
-                if item._silent and item._error is not None:
-                    self._silent_errors.append(item._error)
-            finally:
-                self._async_done()
-            return
-        assert isinstance(item, AsyncTask)
-        node = item
+    def _run_dependent(self, node: AsyncTask[object]) -> None:
+        """Run ``node`` and then, inline, the first dependent task each finish releases."""
         while True:
             try:
                 future = node._future
-                future._execute()
-                if node._silent and future._error is not None:
-                    self._silent_errors.append(future._error)
-                ready = finish(node, self._dependency_lock)
+                error = future._execute()
+                if error is not None and future._cooperate is None:
+                    self._silent_errors.append(error)
+                ready = finish(node)
             finally:
                 self._async_done()
             if not ready:
@@ -223,7 +213,7 @@ class Lifecycle(WorkerPool):
             with self._lock:
                 self._all_done.notify_all()
 
-    def _report(self, item: object, topo: Topology | None, error: BaseException) -> None:
+    def _report(self, item: Item, topo: Topology | None, error: BaseException) -> None:
         """An executor bug escaped a worker: fail the run (or report it at the next
         ``wait_for_all``) instead of letting the worker die and the run hang."""
         if topo is None:

@@ -11,14 +11,17 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tfnn.executor.task import Task
 
 
 class Observer(Protocol):
     """Called by the executor around every task body, on the worker that runs it."""
 
-    def on_entry(self, worker: int, task: Any) -> None: ...
-    def on_exit(self, worker: int, task: Any) -> None: ...
+    def on_entry(self, worker: int, task: Task) -> None: ...
+    def on_exit(self, worker: int, task: Task) -> None: ...
 
 
 class TraceObserver:
@@ -37,10 +40,10 @@ class TraceObserver:
         self._open: dict[int, list[int]] = {}
         self._spans: dict[int, list[tuple[str, str, int, int]]] = {}
 
-    def on_entry(self, worker: int, task: Any) -> None:
+    def on_entry(self, worker: int, task: Task) -> None:
         self._open.setdefault(worker, []).append(time.perf_counter_ns())
 
-    def on_exit(self, worker: int, task: Any) -> None:
+    def on_exit(self, worker: int, task: Task) -> None:
         end = time.perf_counter_ns()
         start = self._open[worker].pop()
         category = getattr(task, "device", "cpu")

@@ -25,13 +25,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 if TYPE_CHECKING:
-    from tfnn.executor.future import RunFuture
+    from tfnn.executor.asyncs import AsyncTask
+    from tfnn.executor.future import AsyncFuture, RunFuture
     from tfnn.executor.graph import Graph
     from tfnn.executor.scheduler import Scheduler
     from tfnn.executor.task import Task
+
+
+Item: TypeAlias = "Task | AsyncFuture[object] | AsyncTask[object]"
+"""What the ready queue holds: a graph task (with its topology) or an async task."""
 
 
 class Run:

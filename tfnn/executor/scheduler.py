@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tfnn.executor.future import TaskError
+from tfnn.executor.asyncs import AsyncTask
+from tfnn.executor.future import AsyncFuture, TaskError
 from tfnn.executor.graph import Graph
 from tfnn.executor.lifecycle import Lifecycle
 from tfnn.executor.observer import Observer
-from tfnn.executor.runs import Run, Topology
+from tfnn.executor.runs import Item, Run, Topology
 from tfnn.executor.semaphore import release_units, try_acquire
 from tfnn.executor.streams import assign_streams, run_on_device
 from tfnn.executor.subflow import Subflow
@@ -52,10 +53,22 @@ class Scheduler(Lifecycle):
 
     # -- items, tasks -------------------------------------------------------------------
 
-    def _run_item(self, item: Any, topo: Topology | None, worker: int) -> None:
+    def _run_item(self, item: Item, topo: Topology | None, worker: int) -> None:
         if topo is None:
-            self._run_async(item)
+            if type(item) is AsyncFuture:  # the common async task, inline
+                try:
+                    error = item._execute()
+                    if error is not None and item._cooperate is None:
+                        self._silent_errors.append(error)
+                finally:
+                    self._async_done()
+                return
+            if TYPE_CHECKING:
+                assert isinstance(item, AsyncTask)
+            self._run_dependent(item)
         else:
+            if TYPE_CHECKING:
+                assert isinstance(item, Task)
             self._drive(item, topo, worker)
 
     def _drive(self, task: Task, topo: Topology, worker: int) -> None:

@@ -81,7 +81,7 @@ class SyncExecutor(Executor):
         finally:
             del self._workers[ident]
 
-    def _wait_for_work(self) -> None:
+    def _wait_for_work(self, worker: int) -> None:
         raise RuntimeError(
             "SyncExecutor: a task waits for work that nothing left in the queue can finish "
             "(it would wait forever); use Executor(workers=N) for work that waits on "

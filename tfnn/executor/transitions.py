@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from typing import Any
+from typing import SupportsIndex
 
 from tfnn.executor.graph import Graph
 from tfnn.executor.task import CONDITION, KINDS_WITH_WEAK_OUT_EDGES, MULTI_CONDITION, Task
@@ -80,7 +80,7 @@ def release(task: Task) -> list[Task]:
     return ready
 
 
-def advance(task: Task, value: Any) -> list[Task]:
+def advance(task: Task, value: object) -> list[Task]:
     """The tasks ``task`` makes ready by finishing with return value ``value``."""
     kind = task.kind
     if kind is CONDITION:
@@ -99,14 +99,11 @@ def advance(task: Task, value: Any) -> list[Task]:
     return release(task)
 
 
-def _index(task: Task, value: Any) -> int:
+def _index(task: Task, value: object) -> int:
     if type(value) is int:
         return value
-    if not isinstance(value, bool):
-        try:
-            return operator.index(value)
-        except TypeError:
-            pass
+    if not isinstance(value, bool) and isinstance(value, SupportsIndex):
+        return operator.index(value)
     raise TypeError(
         f"condition task {task.name!r} returned {value!r} ({type(value).__name__}); "
         "a condition must return the integer index of the successor to run"

@@ -4,17 +4,22 @@ State.
 
 - ``_queue``: a FIFO deque of ``(item, topology)``: a graph task and the topology it runs
   in, or an async item (``AsyncFuture`` / ``AsyncTask``) and None;
-- ``_idle``: workers asleep on ``_wake``; ``_lock`` guards it, sleeping and waking;
+- ``_parking[worker]``: a lock its worker holds while awake; ``_sleepers``: the parking
+  locks of the workers asleep (or about to be);
 - ``_workers``: thread id -> worker index, for the threads that run tasks now (the
   pool's threads; ``SyncExecutor``'s caller while it drives the queue);
 - ``_current[worker]``: the run whose task that worker executes, to refuse waits on a
   run that could only start after it (see ``Scheduler._cooperate_run``).
 
-A pusher appends to the queue, then reads ``_idle``; a worker going to sleep counts
-itself idle, then re-checks the queue, both under ``_lock``, so a push is never missed,
-and the hot path takes no lock (measured on 2 cores: one lock per task made two workers
-convoy, 1 to 7 us per task on a fan-out). ``cooperate`` lets a task that waits (a
-``join()``, a future's ``result()``, ``corun``) run queued items meanwhile instead of
+Sleeping and waking take no lock of the executor's: a worker going to sleep appends its
+parking lock to ``_sleepers``, re-checks the queue, and blocks acquiring its own lock; a
+pusher appends to the queue, then pops a parking lock from ``_sleepers`` and releases it.
+Under the GIL one of them sees the other's append, so no push is missed; a worker that
+changes its mind removes its entry, or, if a pusher took it already, takes that release.
+So the hot path takes no lock at all (measured on 2 cores: one lock per task made two
+workers convoy, 1 to 7 us per task on a fan-out; a Condition's notify per async task
+cost more than the task). ``cooperate`` lets a task that waits (a ``join()``, a
+future's ``result()``, ``corun``) run queued items meanwhile instead of
 blocking its worker. Whatever escapes an item, a worker reports it and lives on.
 """
 
@@ -28,7 +33,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tfnn.executor.runs import Run, Topology
+    from tfnn.executor.runs import Item, Run, Topology
 
 MAX_WORKERS = 1024
 """More threads than this only add switching: Python runs one of them at a time."""
@@ -53,14 +58,15 @@ class WorkerPool:
                 "workers=None picks that number)"
             )
         self.num_workers = workers
-        self._queue: deque[tuple[object, Topology | None]] = deque()
+        self._queue: deque[tuple[Item, Topology | None]] = deque()
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._idle = 0
+        self._parking = [threading.Lock() for _ in range(workers)]
+        self._sleepers: list[threading.Lock] = []
         self._shutdown = False
         self._workers: dict[int, int] = {}
         self._current: list[Run | None] = [None] * workers
         self._initializer = initializer
+        self._cooperate = self.cooperate  # bound once: async_ hands it to every future
         self._threads = [
             threading.Thread(
                 target=self._worker_loop, args=(i,), name=f"tfnn-worker-{i}", daemon=True
@@ -92,15 +98,17 @@ class WorkerPool:
         """
         return self._workers.get(threading.get_ident(), -1)
 
-    def _run_item(self, item: object, topo: Topology | None, worker: int) -> None:
+    def _run_item(self, item: Item, topo: Topology | None, worker: int) -> None:
         raise NotImplementedError
 
-    def _report(self, item: object, topo: Topology | None, error: BaseException) -> None:
+    def _report(self, item: Item, topo: Topology | None, error: BaseException) -> None:
         """Something escaped ``_run_item``: an executor bug. Fail what it belongs to."""
         raise NotImplementedError
 
     def _worker_loop(self, worker: int) -> None:
         self._workers[threading.get_ident()] = worker
+        park = self._parking[worker]
+        park.acquire()
         if self._initializer is not None:
             try:
                 self._initializer()
@@ -112,24 +120,36 @@ class WorkerPool:
             try:
                 item, topo = queue.popleft()
             except IndexError:
-                with self._lock:
-                    self._idle += 1
-                    while not queue and not self._shutdown:
-                        self._wake.wait()
-                    self._idle -= 1
-                    if self._shutdown and not queue:
-                        return
+                if self._shutdown:
+                    return
+                self._sleep(park, -1)
                 continue
             try:
                 self._run_item(item, topo, worker)
             except BaseException as e:
                 self._report(item, topo, e)
 
-    def _enqueue(self, items: Iterable[tuple[object, Topology | None]], count: int) -> None:
+    def _sleep(self, park: threading.Lock, timeout: float) -> None:
+        """Block until a pusher wakes this worker (or ``timeout`` s pass; -1: no limit)."""
+        self._sleepers.append(park)
+        if self._queue or self._shutdown or not park.acquire(timeout=timeout):
+            try:
+                self._sleepers.remove(park)
+            except ValueError:
+                park.acquire()  # a pusher took the entry: take the release it gives
+
+    def _enqueue(self, items: Iterable[tuple[Item, Topology | None]], count: int) -> None:
         self._queue.extend(items)
-        if self._idle:
-            with self._lock:
-                self._wake.notify(count)
+        if self._sleepers:
+            self._wake_up(count)
+
+    def _wake_up(self, count: int) -> None:
+        sleepers = self._sleepers
+        for _ in range(count):
+            try:
+                sleepers.pop().release()
+            except IndexError:
+                return
 
     def cooperate(self, done: Callable[[], bool], timeout: float | None = None) -> bool:
         """On a worker of this executor: run queued items until ``done()``, then True.
@@ -153,19 +173,15 @@ class WorkerPool:
             except IndexError:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError("not finished before the timeout") from None
-                self._wait_for_work()
+                self._wait_for_work(worker)
                 continue
             try:
                 self._run_item(item, topo, worker)
             except BaseException as e:
                 self._report(item, topo, e)
 
-    def _wait_for_work(self) -> None:
-        with self._lock:
-            if not self._queue:
-                self._idle += 1
-                self._wake.wait(_POLL_S)
-                self._idle -= 1
+    def _wait_for_work(self, worker: int) -> None:
+        self._sleep(self._parking[worker], _POLL_S)
 
     def _refuse_on_worker(self, what: str) -> None:
         if threading.get_ident() in self._workers:
@@ -176,8 +192,7 @@ class WorkerPool:
             )
 
     def _stop_threads(self) -> None:
-        with self._lock:
-            self._shutdown = True
-            self._wake.notify_all()
+        self._shutdown = True
+        self._wake_up(len(self._parking))
         for t in self._threads:
             t.join()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tfnn.backends import Generator
 from tfnn.nn import functional as F
 from tfnn.nn.base import Layer
 
@@ -15,7 +16,9 @@ class _Activation(Layer):
     _forward: Any
     _backward: Any
 
-    def forward(self, x: Any, *, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+    def forward(
+        self, x: Any, *, training: bool = False, rng: Generator | None = None
+    ) -> tuple[Any, Any]:
         return self._forward(x)
 
     def backward_input(self, ctx: Any, dy: Any) -> Any:

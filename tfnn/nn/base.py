@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from tfnn.backends import Backend, get_backend
+from tfnn.backends import Backend, Generator, get_backend
 from tfnn.nn.parameter import Parameter
 
 L = TypeVar("L", bound="Layer")
@@ -54,10 +54,12 @@ class Layer:
         self.backend = backend
         return self
 
-    def init_parameters(self, backend: Backend, rng: Any, dtype: Any) -> None:
+    def init_parameters(self, backend: Backend, rng: Generator, dtype: Any) -> None:
         """Draw this layer's parameter values from ``rng``; containers share one ``rng``."""
 
-    def forward(self, x: Any, *, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+    def forward(
+        self, x: Any, *, training: bool = False, rng: Generator | None = None
+    ) -> tuple[Any, Any]:
         """``(y, ctx)``; ``training`` and ``rng`` matter only to layers such as Dropout."""
         return x, None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tfnn.backends import Generator
 from tfnn.nn import functional as F
 from tfnn.nn.base import Layer
 
@@ -25,7 +26,9 @@ class Dropout(Layer):
             raise ValueError(f"dropout probability must be in [0, 1), not {p}")
         self.p = float(p)
 
-    def forward(self, x: Any, *, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+    def forward(
+        self, x: Any, *, training: bool = False, rng: Generator | None = None
+    ) -> tuple[Any, Any]:
         if not training or self.p == 0.0:
             return x, None
         if rng is None:

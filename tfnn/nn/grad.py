@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tfnn.backends import Generator
 from tfnn.nn.base import Layer
+from tfnn.nn.loss import Loss
 
 
 def value_and_grad(
-    model: Layer, loss: Any, x: Any, y: Any, *, training: bool = True, rng: Any = None
+    model: Layer, loss: Loss, x: Any, y: Any, *, training: bool = True, rng: Generator | None = None
 ) -> tuple[float, list[Any]]:
     """The loss as a float and the gradients in ``model.parameters()`` order.
 

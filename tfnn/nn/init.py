@@ -12,14 +12,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tfnn.backends import Generator
 
-def he_normal(rng: Any, xp: Any, shape: tuple[int, int], dtype: Any) -> Any:
+
+def he_normal(rng: Generator, xp: Any, shape: tuple[int, int], dtype: Any) -> Any:
     """Example: ``W = he_normal(backend.rng(0), backend.xp, (out, in), xp.float32)``."""
     fan_in = shape[1]
     return xp.astype(rng.normal(shape), dtype) * math.sqrt(2.0 / fan_in)
 
 
-def xavier_uniform(rng: Any, xp: Any, shape: tuple[int, int], dtype: Any) -> Any:
+def xavier_uniform(rng: Generator, xp: Any, shape: tuple[int, int], dtype: Any) -> Any:
     """Example: ``W = xavier_uniform(backend.rng(0), backend.xp, (out, in), xp.float32)``."""
     fan_out, fan_in = shape
     limit = math.sqrt(6.0 / (fan_in + fan_out))

@@ -11,7 +11,7 @@ from typing import Any
 
 from array_api_compat import device
 
-from tfnn.backends import Backend
+from tfnn.backends import Backend, Generator
 from tfnn.nn import functional as F
 from tfnn.nn.base import Layer
 from tfnn.nn.init import INITIALIZERS
@@ -42,7 +42,7 @@ class Linear(Layer):
     def parameters(self) -> list[Parameter]:
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
-    def init_parameters(self, backend: Backend, rng: Any, dtype: Any) -> None:
+    def init_parameters(self, backend: Backend, rng: Generator, dtype: Any) -> None:
         xp = backend.xp
         shape = (self.out_features, self.in_features)
         self.weight.value = INITIALIZERS[self.init](rng, xp, shape, dtype)
@@ -51,7 +51,9 @@ class Linear(Layer):
                 (self.out_features,), dtype=dtype, device=device(self.weight.value)
             )
 
-    def forward(self, x: Any, *, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+    def forward(
+        self, x: Any, *, training: bool = False, rng: Generator | None = None
+    ) -> tuple[Any, Any]:
         W = self.weight.value
         if W is None:
             raise RuntimeError("Linear has no weights yet; call .initialize(backend, seed) first")

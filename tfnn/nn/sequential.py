@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfnn.backends import Backend
+from tfnn.backends import Backend, Generator
 from tfnn.nn.base import Layer
 from tfnn.nn.parameter import Parameter
 
@@ -58,12 +58,14 @@ class Sequential(Layer):
         start = sum(len(layer.parameters()) for layer in self.layers[:i])
         return range(start, start + len(self.layers[i].parameters()))
 
-    def init_parameters(self, backend: Backend, rng: Any, dtype: Any) -> None:
+    def init_parameters(self, backend: Backend, rng: Generator, dtype: Any) -> None:
         for layer in self.layers:
             layer.init_parameters(backend, rng, dtype)
             layer.backend = backend
 
-    def forward(self, x: Any, *, training: bool = False, rng: Any = None) -> tuple[Any, Any]:
+    def forward(
+        self, x: Any, *, training: bool = False, rng: Generator | None = None
+    ) -> tuple[Any, Any]:
         ctx = []
         for layer in self.layers:
             x, layer_ctx = layer.forward(x, training=training, rng=rng)

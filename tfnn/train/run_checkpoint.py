@@ -26,7 +26,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from tfnn.backends import Backend
+from tfnn.backends import Backend, Generator
 from tfnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tfnn.nn.base import Layer
 from tfnn.optim.optimizer import PerParameterOptimizer
@@ -55,7 +55,7 @@ class RunCheckpoint:
     strategy: str
     batch_size: int
     seed: int
-    dropout_rng: Any
+    dropout_rng: Generator
     data: dict[str, Any]
     allow_other_data: bool = False
 
@@ -107,7 +107,8 @@ class RunCheckpoint:
                 {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
             )
             if rng_state is not None:
-                self.dropout_rng.state = rng_state
+                # Generators that have a state (numpy, torch, cupy) take it back whole.
+                self.dropout_rng.state = rng_state  # type: ignore[attr-defined]
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
             raise CheckpointError(
                 f"{self.path} has malformed metadata or tensors ({type(e).__name__}: {e}); it "

@@ -64,15 +64,19 @@ def run_strategy(
     backend: Backend,
     blas_threads: int,
     trace: Path | None,
+    shutdown: bool = True,
 ) -> None:
-    """Run ``runner`` to the end of training on ``executor``; shut the executor down."""
+    """Run ``runner`` to the end of training on ``executor``; then shut the executor down
+    (unless ``shutdown`` is False and the run succeeded: a Trainer keeping its workers)."""
     previous_threads = backend.limit_threads(blas_threads)
     observer = TraceObserver() if trace is not None else None
     if observer is not None:
         executor.observe(observer)
+    finished = False
     try:
         with threadpool_limits(limits=blas_threads, user_api="blas"):
             runner(work, control, executor, device)
+        finished = True
     except TaskError as e:
         if isinstance(e.__cause__, TrainingDiverged):
             raise e.__cause__ from None
@@ -86,7 +90,9 @@ def run_strategy(
         executor.cancel_all()
         raise
     finally:
-        executor.shutdown()
+        if shutdown or not finished:
+            executor.shutdown()
         backend.limit_threads(previous_threads)
         if observer is not None and trace is not None:
+            executor.remove_observer(observer)
             observer.dump(trace)

@@ -46,6 +46,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tfnn.backends import Generator
 from tfnn.data import Batches
 from tfnn.nn.base import Layer
 from tfnn.nn.loss import Loss
@@ -77,7 +78,7 @@ class StepWork:
         epochs: int,
         start_epoch: int = 0,
         start_step: int = 0,
-        dropout_rng: Any = None,
+        dropout_rng: Generator | None = None,
     ) -> None:
         self.layers: list[Layer] = model.layers if isinstance(model, Sequential) else [model]
         self.depth = len(self.layers)

@@ -9,7 +9,10 @@
    ``resume``, restores the position, weights, optimizer, schedule and generator state
    first (``tfnn.train.run_checkpoint``); then the optimizer's learning-rate schedule
    checks that it covers the run (``Schedule.check``);
-3. make the executor (``tfnn.train.running.make_executor``);
+3. make the executor (``tfnn.train.running.make_executor``), or reuse the one kept from
+   the previous fit inside ``with Trainer(...) as trainer:`` (its worker threads, and so
+   their per-thread state such as cuBLAS handles, live from one fit to the next; the
+   backend's stream pool is shared per device anyway);
 4. run the strategy's runner on it to the end of training (``run_strategy``:
    thread caps, trace, errors; the runners are in ``tfnn.train.graphs``).
 
@@ -29,8 +32,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from tfnn.backends import Backend, get_backend
+from tfnn.backends import Backend, Generator, get_backend
 from tfnn.errors import InvalidArgument, whole_number
+from tfnn.executor import Executor
 from tfnn.fsync import remove_stale_temporaries
 from tfnn.nn.base import Layer
 from tfnn.nn.loss import Loss
@@ -98,15 +102,17 @@ class Trainer:
         if self.parallel is not None and strategy == "pipelined":
             raise InvalidArgument(
                 "the pipelined strategy does not support data-parallel training; use "
-                "--strategy condition (the default), or --distributed none"
+                "the condition strategy (the default), or distributed='none'"
             )
         cores = os.cpu_count() or 1
         if self.parallel is not None:
             cores = blas_threads_per_rank(placement().local_size, cores)
         if blas_threads is None:
             blas_threads = cores if strategy == "sequential" else max(1, cores // self.workers)
-        self.blas_threads = blas_threads
+        self.blas_threads = whole_number(blas_threads, "blas_threads")
         self.streams = streams
+        self._keep_workers = False
+        self._executor: Executor | None = None
 
     @property
     def device(self) -> str:
@@ -223,7 +229,7 @@ class Trainer:
         return work, control
 
     def _run_checkpoint(
-        self, options: FitOptions, dropout_rng: Any, data: FitData
+        self, options: FitOptions, dropout_rng: Generator, data: FitData
     ) -> RunCheckpoint | None:
         if options.checkpoint is None:
             return None
@@ -242,10 +248,34 @@ class Trainer:
             options.allow_other_data,
         )
 
+    def __enter__(self) -> Trainer:
+        """Keep the executor's workers from one ``fit`` to the next until the block ends.
+
+        Example::
+
+            with Trainer(model, loss, optimizer, workers=2) as trainer:
+                trainer.fit(x, y, epochs=1)   # starts the workers
+                trainer.fit(x, y, epochs=1)   # reuses them (and their cuBLAS handles)
+        """
+        self._keep_workers = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut down the workers kept between fits (see ``__enter__``)."""
+        executor, self._executor = self._executor, None
+        self._keep_workers = False
+        if executor is not None:
+            executor.shutdown()
+
     def _run(self, work: StepWork, control: Control, options: FitOptions) -> None:
-        """Run the strategy on a fresh executor to the end of training."""
+        """Run the strategy to the end of training, on the kept executor or a fresh one."""
         parallel = self.parallel
-        executor = make_executor(
+        # A data-parallel run registers its communicator per fit: no executor kept there.
+        keep = self._keep_workers and parallel is None
+        executor = self._executor or make_executor(
             self.backend,
             self.task_device,
             workers=self.workers,
@@ -253,6 +283,8 @@ class Trainer:
             blas_threads=self.blas_threads,
             extra_devices=parallel.devices() if parallel is not None else None,
         )
+        # Taken out while it runs: a failed run shuts it down, and the next fit makes a new one.
+        self._executor = None
         trace = options.trace
         if parallel is not None and trace is not None:
             trace = Path(parallel.trace_path(trace))
@@ -266,7 +298,10 @@ class Trainer:
                 backend=self.backend,
                 blas_threads=self.blas_threads,
                 trace=trace,
+                shutdown=not keep,
             )
+            if keep:
+                self._executor = executor
         except TrainingDiverged:
             raise  # decided from the loss summed over the ranks: every rank stops here
         except BaseException as e:

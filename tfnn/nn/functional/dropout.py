@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfnn.backends import namespace_of
+from tfnn.backends import Generator, namespace_of
 
 
-def dropout_mask(rng: Any, shape: tuple[int, ...], p: float, like: Any) -> Any:
+def dropout_mask(rng: Generator, shape: tuple[int, ...], p: float, like: Any) -> Any:
     """A mask of 0 and 1/(1-p) with the dtype of ``like``, drawn from ``rng``.
 
     Example::
