@@ -87,6 +87,26 @@ def test_failure_mid_write_keeps_the_old_checkpoint(tmp_path, monkeypatch, faili
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
+def test_a_failed_write_names_the_checkpoint_not_its_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    path, before = old_checkpoint(tmp_path)
+    real_open = os.open
+
+    def full_disk(name, *args, **kwargs):
+        if os.fspath(name).endswith(".tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device", os.fspath(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", full_disk)
+    with pytest.raises(OSError) as raised:
+        save_checkpoint(path, {"x": np.ones(3)}, {"epoch": 2})
+    monkeypatch.undo()
+    assert raised.value.errno == errno.ENOSPC
+    assert raised.value.filename == str(path) and ".tmp" not in str(raised.value)
+    assert path.read_bytes() == before
+
+
 def test_interrupt_mid_write_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     path, before = old_checkpoint(tmp_path)
 

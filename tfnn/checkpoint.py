@@ -54,8 +54,14 @@ def save_checkpoint(
     path = Path(path)
     data = _serialise(path, tensors, metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with written_atomically(path) as (f, _):
-        f.write(data)
+    try:
+        with written_atomically(path) as (f, _):
+            f.write(data)
+    except OSError as e:
+        # The temporary file is gone by now: name the checkpoint the user asked for.
+        if e.filename is not None and Path(e.filename).name.startswith(f".{path.name}."):
+            raise type(e)(e.errno, e.strerror, str(path)) from e
+        raise
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
