@@ -28,7 +28,7 @@ def no_work(monkeypatch):
 
 def _one_line(capsys, status):
     err = capsys.readouterr().err.strip()
-    assert status == 1, err
+    assert status != 0, err
     assert len(err.splitlines()) == 1 and err.startswith("tfnn: error:"), err
     return err
 
@@ -36,13 +36,14 @@ def _one_line(capsys, status):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--lr", "nan"], "--lr must be a finite number > 0, not nan"),
-        (["--lr", "-0.1"], "--lr must be a finite number > 0"),
-        (["--momentum", "2"], "--momentum must be in [0, 1), not 2"),
+        (["--lr", "nan"], "argument --lr: nan is not a finite number > 0"),
+        (["--lr", "-0.1"], "argument --lr: -0.1 is not a finite number > 0"),
+        (["--momentum", "2"], "argument --momentum: 2 is not a number in [0, 1)"),
         (["--strategies", ""], "--strategies is empty; choose from sequential"),
         (["--strategies", " , "], "--strategies is empty"),
-        (["--batch-sizes", ""], "--batch-sizes is empty"),
-        (["--seed", "-5"], "--seed must be >= 0, not -5"),
+        (["--batch-sizes", ""], "argument --batch-sizes: '' lists no number"),
+        (["--steps", "0"], "argument --steps: 0 is not a whole number >= 1"),
+        (["--seed", "-5"], "argument --seed: -5 is not a whole number >= 0"),
     ],
 )
 def test_bad_flags_are_refused_in_one_line(flags, message, tmp_path, capsys, no_work):
@@ -51,8 +52,8 @@ def test_bad_flags_are_refused_in_one_line(flags, message, tmp_path, capsys, no_
 
 
 def test_a_diverging_training_is_one_line(tmp_path, capsys):
-    status = main(["bench", *SMALL, "--strategies", "sequential", "--lr", "1e6",
-                   "--out", str(tmp_path)])  # fmt: skip
+    flags = ["--strategies", "sequential", "--lr", "1e6", "--out", str(tmp_path)]
+    status = main(["bench", *SMALL, *flags])
     err = _one_line(capsys, status)
     assert "the training diverges with lr 1e+06" in err and "lower --lr" in err
     assert not (tmp_path / "results.json").exists()
@@ -63,7 +64,7 @@ def test_out_that_is_a_file_is_refused_naming_it(tmp_path, capsys, no_work):
     taken = tmp_path / "notes.txt"
     taken.write_text("keep me")
     err = _one_line(capsys, main(["bench", *SMALL, "--out", str(taken)]))
-    assert f"--out {taken} is a file, not a folder" in err
+    assert f"--out {str(taken)!r} is not a folder" in err
     assert taken.read_text() == "keep me"
 
 
@@ -76,7 +77,7 @@ def test_out_in_a_missing_folder_is_refused_naming_it(tmp_path, capsys, no_work)
 def test_out_holding_a_foreign_results_file_is_refused(tmp_path, capsys, no_work):
     (tmp_path / "results.json").write_text('{"mine": true}')
     err = _one_line(capsys, main(["bench", *SMALL, "--out", str(tmp_path)]))
-    assert f"{tmp_path / 'results.json'} exists and is not one tfnn bench wrote" in err
+    assert f"{tmp_path / 'results.json'} exists and is not tfnn bench results" in err
     assert json.loads((tmp_path / "results.json").read_text()) == {"mine": True}
 
 
@@ -101,5 +102,5 @@ def test_out_written_by_tfnn_bench_before_is_accepted(tmp_path):
 def test_errors_reach_the_cli_as_command_errors():
     parser = argparse.ArgumentParser()
     command.add_arguments(parser)
-    with pytest.raises(CommandError, match="--momentum"):
-        command.run(parser.parse_args(["--momentum", "1"]))
+    with pytest.raises(CommandError, match="--strategies is empty"):
+        command.run(parser.parse_args(["--strategies", ""]))

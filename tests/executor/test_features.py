@@ -175,6 +175,18 @@ class TestSemaphores:
             executor.run(tf).result(timeout=10)
         assert semaphore.value == 1
 
+    def test_reset_frees_every_unit(self):
+        semaphore = Semaphore(2)
+        tf = Taskflow()
+        tf.emplace(lambda: None).acquire(semaphore)  # acquires and never releases
+        with Executor(workers=1) as ex:
+            ex.run(tf).result(timeout=10)
+        assert semaphore.value == 1
+        semaphore.reset()
+        assert semaphore.value == 2
+        semaphore.reset(5)
+        assert (semaphore.value, semaphore.max_concurrency) == (5, 5)
+
     @pytest.mark.parametrize("bad", [-1, 1.5, True])
     def test_bad_limit(self, bad):
         with pytest.raises(ValueError, match="max_concurrency"):

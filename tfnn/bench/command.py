@@ -1,9 +1,9 @@
 """``tfnn bench``: every backend x strategy against the references, on the same work.
 
-The arguments are checked first (names, numbers, a finite learning rate, a momentum in
-[0, 1), and ``--out``: a folder, or a new one in an existing writable folder, holding no
-file of another kind under the names it writes); then, for each model and batch size (a
-``tfnn.bench.workload.Workload``), the run
+The arguments are checked first (numbers by argparse: a finite learning rate > 0, a
+momentum in [0, 1); names; ``--out``: a folder, or a new one in an existing writable
+folder, holding no file of another kind under the names it writes); then, for each model
+and batch size (a ``tfnn.bench.workload.Workload``), the run
 
 1. builds the contenders (``tfnn.bench.contenders``): each tfnn strategy on each backend
    asked for (``condition`` twice: ``--workers`` workers with cores/workers BLAS threads
@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,50 +40,65 @@ from typing import Any
 
 from tfnn.bench.model import MIN_SECONDS, BenchError
 
-HELP = "time training per backend, strategy and reference; print a table, write JSON and plots"
-
 DEFAULTS = {
     "backends": "numpy,torch,cupy",
     "strategies": "all",
     "models": "mlp,taskflow-mnist",
-    "batch_sizes": "128",
+    "batch_sizes": [128],
     "steps": 200,
     "repeats": 5,
 }
-QUICK = {"steps": 20, "repeats": 2, "batch_sizes": "128"}
+QUICK = {"steps": 20, "repeats": 2, "batch_sizes": [128]}
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``tfnn bench`` (``tfnn bench --help`` lists them)."""
+    from tfnn.commands.arguments import fraction, positive_float, positive_int, seed
+
     what = parser.add_argument_group("what runs")
-    what.add_argument(
-        "--backends", help=f"tfnn backends, name or name:device ({DEFAULTS['backends']})"
-    )
+    what.add_argument("--backends", help=f"name or name:device ({DEFAULTS['backends']})")
     what.add_argument("--strategies", help="tfnn strategies, or all of tfnn.train.STRATEGIES (all)")
     what.add_argument(
         "--models", help=f"mlp (784-256-128-10), taskflow-mnist ({DEFAULTS['models']})"
     )
-    what.add_argument("--batch-sizes", help=f"comma-separated ({DEFAULTS['batch_sizes']})")
-    what.add_argument("--workers", type=int, default=2, help="executor workers (2)")
+    what.add_argument("--batch-sizes", type=positive_ints, help="comma-separated (128)")
+    what.add_argument("--workers", type=positive_int, default=2, help="executor workers (2)")
     what.add_argument(
-        "--streams", default="4", help="GPU stream pool sizes, comma-separated; 1 = no overlap (4)"
+        "--streams",
+        type=positive_ints,
+        default=[4],
+        help="GPU stream pool sizes; 1 = no overlap (4)",
     )
     what.add_argument(
         "--data-dir", help="full MNIST here (default $TFNN_DATA_DIR, else the sample)"
     )
     how = parser.add_argument_group("how it is timed")
-    how.add_argument("--steps", type=int, help=f"training steps per run ({DEFAULTS['steps']})")
-    how.add_argument("--repeats", type=int, help=f"timed repetitions ({DEFAULTS['repeats']})")
+    how.add_argument(
+        "--steps", type=positive_int, help=f"training steps per run ({DEFAULTS['steps']})"
+    )
+    how.add_argument(
+        "--repeats", type=positive_int, help=f"timed repetitions ({DEFAULTS['repeats']})"
+    )
     how.add_argument("--baseline", default="numpy-loop", help="ratios against it (numpy-loop)")
     how.add_argument(
-        "--guard-steps", type=int, default=5, help="steps of the correctness guard (5)"
+        "--guard-steps", type=positive_int, default=5, help="steps of the correctness guard (5)"
     )
-    how.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (0.05)")
-    how.add_argument("--momentum", type=float, default=0.9, help="SGD momentum, in [0, 1) (0.9)")
-    how.add_argument("--seed", type=int, default=0, help="weights and data order (0)")
+    how.add_argument("--lr", type=positive_float, default=0.05, help="SGD learning rate (0.05)")
+    how.add_argument("--momentum", type=fraction, default=0.9, help="SGD momentum, in [0, 1) (0.9)")
+    how.add_argument("--seed", type=seed, default=0, help="weights and data order (0)")
     how.add_argument("--quick", action="store_true", help="smoke run: 20 steps, 2 repeats, b128")
     parser.add_argument("--out", default="tfnn-bench", help="results.json and plots go here")
+
+
+def positive_ints(text: str) -> list[int]:
+    """argparse type: comma-separated whole numbers >= 1, at least one."""
+    from tfnn.commands.arguments import positive_int
+
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"{text!r} lists no number")
+    return [positive_int(part) for part in parts]
 
 
 @dataclass
@@ -113,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``tfnn bench`` from parsed arguments and print the table; a ``BenchError``
     reaches ``tfnn.cli``, which prints it as one line."""
     chosen = options(args)
-    arguments = {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, bool))}
+    arguments = {k: v for k, v in vars(args).items() if isinstance(v, (str, int, float, list))}
     results = benchmark(chosen, out=check_out(args.out), arguments=arguments)
     print(results["table"])
     return 0
@@ -130,24 +143,17 @@ def options(args: argparse.Namespace) -> Options:
             return value
         return QUICK.get(key, DEFAULTS[key]) if args.quick else DEFAULTS[key]
 
-    strategies = _names(pick("strategies"), "--strategies", list(STRATEGIES))
-    if not 0 <= args.momentum < 1:
-        raise BenchError(f"--momentum must be in [0, 1), not {args.momentum:g}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise BenchError(f"--lr must be a finite number > 0, not {args.lr:g}")
-    if args.seed < 0:
-        raise BenchError(f"--seed must be >= 0, not {args.seed}")
     return Options(
         backends=_names(pick("backends"), "--backends", None),
-        strategies=strategies,
+        strategies=_names(pick("strategies"), "--strategies", list(STRATEGIES)),
         models=_names(pick("models"), "--models", list(MODELS)),
-        batch_sizes=_wholes(pick("batch_sizes"), "--batch-sizes"),
-        steps=_whole(str(pick("steps")), "--steps"),
-        repeats=_whole(str(pick("repeats")), "--repeats"),
-        workers=_whole(str(args.workers), "--workers"),
-        streams=_wholes(args.streams, "--streams"),
+        batch_sizes=pick("batch_sizes"),
+        steps=pick("steps"),
+        repeats=pick("repeats"),
+        workers=args.workers,
+        streams=args.streams,
         baseline=args.baseline,
-        guard_steps=_whole(str(args.guard_steps), "--guard-steps"),
+        guard_steps=args.guard_steps,
         data_dir=args.data_dir,
         lr=args.lr,
         momentum=args.momentum,
@@ -170,53 +176,35 @@ def _names(text: str, flag: str, choices: list[str] | None) -> list[str]:
     return names
 
 
-def _wholes(text: str, flag: str) -> list[int]:
-    return [_whole(part, flag) for part in _names(text, flag, None)]
-
-
-def _whole(text: str, flag: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise BenchError(f"{flag} must be whole numbers, not {text!r}") from None
-    if value < 1:
-        raise BenchError(f"{flag} must be >= 1, not {value}")
-    return value
-
-
 def check_out(text: str) -> Path:
-    """``--out`` as a ``Path``, checked before any work (module docstring).
+    """``--out`` as a ``Path``, checked before any work (module docstring) by the check
+    ``tfnn train`` runs on its outputs (``tfnn.train.outputs``).
 
     Example::
 
         check_out("bench-out")    # Path('bench-out'): may be created in the current folder
     """
+    from tfnn.train.outputs import OutputKind, check_outputs
+
     out = Path(text)
-    if not text:
-        raise BenchError("--out is empty; give a folder for results.json and the plots")
-    if out.exists() and not out.is_dir():
-        raise BenchError(f"--out {text} is a file, not a folder; give a folder for the results")
-    folder = out if out.is_dir() else out.parent
-    if not folder.is_dir():
-        raise BenchError(f"--out {text}: the folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise BenchError(f"--out {text}: the folder {folder} is not writable")
-    for name in ("results.json", "throughput.png", "loss_vs_time.png"):
-        path = out / name
-        if path.exists() and not _ours(path):
-            raise BenchError(
-                f"--out {text}: {path} exists and is not one tfnn bench wrote; "
-                "move it away or give another --out"
-            )
+    if not text or (out.exists() and not out.is_dir()):
+        raise BenchError(f"--out {text!r} is not a folder; give a folder for the results")
+    if not out.is_dir():
+        check_outputs({"--out": (out, OutputKind("a folder", lambda path: False))})
+        return out
+    results = OutputKind("tfnn bench results", _is_results)
+    plot = OutputKind("a PNG plot", lambda path: path.read_bytes()[: len(PNG)] == PNG)
+    check_outputs(
+        {
+            f"--out {text}: {name}": (out / name, plot if name.endswith(".png") else results)
+            for name in ("results.json", "throughput.png", "loss_vs_time.png")
+        }
+    )
     return out
 
 
-def _ours(path: Path) -> bool:
-    """True when ``path`` is a results file or plot that ``tfnn bench`` wrote."""
+def _is_results(path: Path) -> bool:
     try:
-        if path.suffix == ".png":
-            with path.open("rb") as f:
-                return f.read(len(PNG)) == PNG
         return str(json.loads(path.read_text()).get("schema", "")).startswith("tfnn-bench/")
     except (OSError, ValueError, AttributeError):
         return False

@@ -13,6 +13,7 @@ little) is a ``BenchError`` that says so instead: the learning rate is too high.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -57,22 +58,23 @@ def guard(
     reference = references[0] if references else contenders[0].name
     numpy_tfnn = [c.name for c in contenders if c.kind == "tfnn" and c.backend == "numpy"]
     bitwise_reference = numpy_tfnn[0] if numpy_tfnn else None
-    diffs: dict[str, float] = {}
-    bitwise: dict[str, bool] = {}
-    for c in contenders:
-        diffs[c.name] = _compare(c.name, weights[c.name], reference, weights[reference], short)
-        if bitwise_reference is not None and c.name in numpy_tfnn:
-            same = all(
-                np.array_equal(weights[c.name][k], weights[bitwise_reference][k])
-                for k in weights[c.name]
-            )
-            bitwise[c.name] = same
-            if not same:
-                worst = _worst(weights[c.name], weights[bitwise_reference])
+    diffs, bitwise = {}, {}
+    for name, got in weights.items():
+        if bitwise_reference is not None and name in numpy_tfnn:
+            bitwise[name] = _difference(got, weights[bitwise_reference])[0] == 0.0
+            if not bitwise[name]:
                 raise Disagreement(
-                    f"contender {c.name} is not bitwise equal to {bitwise_reference} after "
-                    f"{short.steps} steps of {workload.name} ({worst}); not timing it"
+                    f"contender {name} is not bitwise equal to {bitwise_reference} after "
+                    f"{short.steps} steps of {workload.name} "
+                    f"({_worst(got, weights[bitwise_reference])}); not timing it"
                 )
+        diffs[name], close = _difference(got, weights[reference])
+        if not close:
+            raise Disagreement(
+                f"contender {name} disagrees with {reference} after {short.steps} steps of "
+                f"{workload.name}: {_worst(got, weights[reference])} (rtol {RTOL:g}, atol "
+                f"{ATOL:g}); not timing it"
+            )
     return {
         "steps": short.steps,
         "tfnn_blas_threads": blas_threads,
@@ -112,29 +114,24 @@ def _diverged(contender: TrainingContender, workload: Workload, why: str) -> Ben
     )
 
 
-def _compare(
-    name: str,
-    got: dict[str, np.ndarray],
-    reference: str,
-    expected: dict[str, np.ndarray],
-    workload: Workload,
-) -> float:
-    if set(got) != set(expected):
-        raise Disagreement(f"contender {name} has parameters {sorted(got)}, not {sorted(expected)}")
-    for key in expected:
-        a, b = np.asarray(got[key], np.float64), np.asarray(expected[key], np.float64)
-        if a.shape != b.shape or not np.allclose(a, b, rtol=RTOL, atol=ATOL):
-            raise Disagreement(
-                f"contender {name} disagrees with {reference} after {workload.steps} steps of "
-                f"{workload.name}: {_worst(got, expected)} (rtol {RTOL:g}, atol {ATOL:g}); "
-                "not timing it"
-            )
-    return max(
-        float(np.max(np.abs(np.asarray(got[k], np.float64) - expected[k]))) for k in expected
-    )
+def _difference(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> tuple[float, bool]:
+    """The largest absolute difference, and whether every weight is close (rtol, atol)."""
+    if got.keys() != expected.keys():
+        return math.inf, False
+    a = {k: np.asarray(got[k], np.float64) for k in expected}
+    b = {k: np.asarray(expected[k], np.float64) for k in expected}
+    if any(a[k].shape != b[k].shape for k in expected):
+        return math.inf, False
+    largest = max(float(np.max(np.abs(a[k] - b[k]))) for k in expected)
+    return largest, all(np.allclose(a[k], b[k], rtol=RTOL, atol=ATOL) for k in expected)
 
 
 def _worst(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> str:
+    if got.keys() != expected.keys():
+        return f"parameters {sorted(got)}, not {sorted(expected)}"
+    for k in got:
+        if np.shape(got[k]) != np.shape(expected[k]):
+            return f"{k} of shape {np.shape(got[k])}, not {np.shape(expected[k])}"
     diffs = {k: float(np.max(np.abs(np.asarray(got[k], np.float64) - expected[k]))) for k in got}
     key = max(diffs, key=lambda k: diffs[k])
     return f"max |difference| {diffs[key]:.3g} in {key}"

@@ -178,7 +178,9 @@ def _notes(results: Mapping[str, Any]) -> list[str]:
                 "on it; give more --steps to compare"
             )
     for w in results["workloads"]:
-        g = w["guard"]
+        g = w.get("guard")
+        if g is None:
+            continue
         lines.append(
             f"guard {w['name']}: {len(g['max_abs_diff'])} contenders agree after {g['steps']} "
             f"steps (max |weight difference| vs {g['reference']} "
@@ -195,7 +197,7 @@ def _notes(results: Mapping[str, Any]) -> list[str]:
             f"executor cost per task (chain): {costs}; condition tasks per step: {per_step}"
         )
     by_reason: dict[str, list[str]] = {}
-    for skipped in results["skipped"]:
+    for skipped in results.get("skipped", []):
         by_reason.setdefault(skipped["reason"], []).append(skipped["contender"])
     lines += [f"skipped {', '.join(names)}: {reason}" for reason, names in by_reason.items()]
     return lines

@@ -6,19 +6,21 @@ name it in their own ``after``. So the graph grows at run time and needs no Task
 
 State per ``AsyncTask``: ``_join``, the join counter as a token list (as for static
 tasks: the pop that takes the ``True`` token at index 0 is the last); ``_succ``, the
-tasks waiting for it; ``_finished``; and ``_future``, which holds ``fn`` and its result.
+``(task, claim)`` edges to the tasks waiting for it; ``_finished``; and ``_future``,
+which holds ``fn`` and its result.
 
-Algorithm (``register`` and ``finish``, under the executor's dependency lock, which only
-these two take): the creator holds a token of its own while it registers; for each
-predecessor not yet finished it appends a token and the new task to that predecessor's
-``_succ``. A finishing task marks itself finished and takes its ``_succ``, then pops a
-token of each. The creator pops its own token last; whoever pops ``True`` schedules the
+Algorithm (``register`` and ``finish``, lock-free: a lock here made the submitting
+thread and the worker convoy on a chain). The creator holds a token of its own while it
+registers. For each predecessor not finished it appends a token, then the edge, with a
+one-token ``claim``. A finishing task sets ``_finished``, then claims every edge in its
+``_succ``; a creator that sees ``_finished`` after publishing an edge claims it too.
+``claim.pop()`` is atomic, so exactly one of them releases the edge, popping a token of
+the successor. The creator pops its own token last; whoever pops ``True`` schedules the
 task. A predecessor that fails still counts as finished: its error stays in its future.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Generic, TypeVar
 
 from tfnn.executor.future import AsyncFuture
@@ -46,7 +48,7 @@ class AsyncTask(Generic[T]):
         self.name = name
         self._finished = False
         self._join = [True]
-        self._succ: list[AsyncTask[object]] = []
+        self._succ: list[tuple[AsyncTask[object], list[bool]]] = []
 
     def done(self) -> bool:
         """Whether it has run."""
@@ -57,9 +59,7 @@ class AsyncTask(Generic[T]):
         return f"AsyncTask({self.name!r}, {state})"
 
 
-def register(
-    task: AsyncTask[T], after: tuple[AsyncTask[object], ...], lock: threading.Lock
-) -> bool:
+def register(task: AsyncTask[T], after: tuple[AsyncTask[object], ...]) -> bool:
     """Link ``task`` after each of ``after``; True if it may run now (none pending)."""
     for p in after:
         if not isinstance(p, AsyncTask):
@@ -67,17 +67,33 @@ def register(
                 f"dependent_async() runs after AsyncTask handles, not {p!r}; pass the "
                 "tasks earlier dependent_async()/silent_dependent_async() calls returned"
             )
-    with lock:
-        for p in after:
-            if not p._finished:
-                task._join.append(False)
-                p._succ.append(task)
-    return task._join.pop()
+    join = task._join
+    published = []
+    for p in after:
+        if not p._finished:
+            claim = [True]
+            join.append(False)
+            p._succ.append((task, claim))
+            published.append((p, claim))
+    for p, claim in published:
+        if p._finished and claim:
+            try:
+                claim.pop()
+            except IndexError:
+                continue  # the finisher released it
+            join.pop()
+    return join.pop()
 
 
-def finish(task: AsyncTask[T], lock: threading.Lock) -> list[AsyncTask[object]]:
+def finish(task: AsyncTask[T]) -> list[AsyncTask[object]]:
     """``task`` ran: the tasks it was the last predecessor of."""
-    with lock:
-        task._finished = True
-        waiting, task._succ = task._succ, []
-    return [s for s in waiting if s._join.pop()]
+    task._finished = True
+    ready = []
+    for s, claim in task._succ:  # sees edges appended meanwhile too
+        try:
+            claim.pop()
+        except IndexError:
+            continue  # their creator released it
+        if s._join.pop():
+            ready.append(s)
+    return ready

@@ -7,8 +7,13 @@ it ends), ``corun`` and ``corun_until`` from inside a task. Async tasks: ``async
 (``dependent_async``, ``silent_dependent_async``; see ``asyncs.py``), which build a graph
 at run time. ``wait_for_all`` waits for all of them.
 
-Semantics, as in Taskflow (the join-counter rule is in ``transitions.py``):
+Semantics, as in Taskflow:
 
+- edges out of condition tasks are weak, all others strong; a task runs when its last
+  strong predecessor finishes, or at once when a condition picks it; **when a task
+  finishes, its join counter is restored to its number of strong predecessors** (so a
+  task a condition scheduled early, with a strong predecessor already done, runs once:
+  the worked example is in ``transitions.py``);
 - a Taskflow runs one run at a time: a run of a busy Taskflow queues behind it, on
   whichever executor it was submitted to; an empty Taskflow's run ends at once;
 - the first exception raised in a task stops that run (running tasks finish, no new one
@@ -183,15 +188,18 @@ class Executor(Scheduler):
         return self._dependent(AsyncTask(AsyncFuture(None, fn), name), after)
 
     def _dependent(self, task: AsyncTask[T], after: tuple[AsyncTask[object], ...]) -> AsyncTask[T]:
-        self._check_open()
-        self._pending.append(None)
+        if self._shutdown:
+            self._check_open()
+        self._pending.append(None)  # before any edge is published: a worker may run it now
         try:
-            ready = register(task, after, self._dependency_lock)
-        except BaseException:
+            ready = register(task, after)
+        except TypeError:  # raised before any edge is published
             self._pending.pop()
             raise
         if ready:
-            self._enqueue(((task, None),), 1)
+            self._queue.append((task, None))
+            if self._sleepers:
+                self._wake_up(1)
         return task
 
     # -- the executor as a whole --------------------------------------------------------

@@ -60,7 +60,6 @@ class Lifecycle(WorkerPool):
         self._pending: list[None] = []  # one entry per async task not finished
         self._waiters = 0  # threads in wait_for_all
         self._silent_errors: list[BaseException] = []
-        self._dependency_lock = threading.Lock()
         self._observers: tuple[Observer, ...] = ()
         super().__init__(workers, initializer)
         self._all_done = threading.Condition(self._lock)
@@ -199,7 +198,7 @@ class Lifecycle(WorkerPool):
                 error = future._execute()
                 if error is not None and future._cooperate is None:
                     self._silent_errors.append(error)
-                ready = finish(node, self._dependency_lock)
+                ready = finish(node)
             finally:
                 self._async_done()
             if not ready:
