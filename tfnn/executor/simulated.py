@@ -11,38 +11,21 @@ CI, which has no GPU, tests the ordering rules that CUDA streams impose:
   it, and ``event.synchronize()`` / ``stream.synchronize()`` raise it (CUDA's errors
   are sticky too); ``synchronize`` clears it so the device is reusable.
 
-State per stream: a ``queue.SimpleQueue`` of callables, the thread that drains it, the
-first pending error, and counters of launches and waits for tests.
+State per stream: that of ``tfnn.executor.fifo.FifoStream`` (the queue, its thread, the
+first pending error, the launch count), plus its delay generator and a count of waits.
 """
 
 from __future__ import annotations
 
-import queue
 import random
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-_STOP = object()
+from tfnn.executor.fifo import FifoEvent, FifoStream
 
-
-class SimulatedEvent:
-    """Completes when its stream reaches it; carries the stream's error, if any."""
-
-    __slots__ = ("_done", "error")
-
-    def __init__(self) -> None:
-        self._done = threading.Event()
-        self.error: BaseException | None = None
-
-    def synchronize(self) -> None:
-        self._done.wait()
-        if self.error is not None:
-            raise self.error
-
-    def query(self) -> bool:
-        return self._done.is_set()
+# The events are the FIFO stream's own; the name stays for readers of this module.
+SimulatedEvent = FifoEvent
 
 
 class Handle:
@@ -54,27 +37,20 @@ class Handle:
         self.value: Any = None
 
 
-class SimulatedStream:
-    """One FIFO stream with its own thread; see the module docstring."""
+class SimulatedStream(FifoStream):
+    """One FIFO stream with its own thread (``tfnn.executor.fifo``) that delays each
+    launch by a random small time; see the module docstring."""
 
     # launch() returns before fn runs, so what fn hands to hold() is known only later.
     runs_later = True
 
     def __init__(self, name: str, max_delay: float, seed: int) -> None:
-        self.name = name
-        self.launches = 0
         self.waits = 0
         self._max_delay = max_delay
         self._random = random.Random(seed)
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._error: BaseException | None = None
-        self._held: list[tuple[SimulatedEvent, Any]] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._drain, name=name, daemon=True)
-        self._thread.start()
+        super().__init__(name)
 
     def launch(self, fn: Callable[[], Any]) -> Handle:
-        self.launches += 1
         handle = Handle()
         delay = self._random.uniform(0.0, self._max_delay)
 
@@ -83,67 +59,24 @@ class SimulatedStream:
                 time.sleep(delay)
             handle.value = fn()
 
-        self._queue.put(work)
+        self._enqueue(work)
         return handle
-
-    def record(self) -> SimulatedEvent:
-        event = SimulatedEvent()
-        self._queue.put(event)
-        return event
 
     def wait(self, event: Any) -> None:
         self.waits += 1
-
-        def barrier() -> None:
-            try:
-                event.synchronize()
-            except BaseException as e:
-                if self._error is None:
-                    self._error = e
-
-        self._queue.put(barrier)
-
-    def keep_alive(self, obj: Any, event: Any) -> None:
-        with self._lock:
-            self._held = [(e, o) for e, o in self._held if not e.query()]
-            self._held.append((event, obj))
+        super().wait(event)
 
     @property
     def held(self) -> int:
         """How many kept-alive objects still wait for their event (empty lists not counted:
         a task that handed nothing to ``hold`` leaves one)."""
         with self._lock:
-            self._held = [(e, o) for e, o in self._held if not e.query()]
+            self._prune_held()
             return sum(1 for _, o in self._held if not (isinstance(o, list) and not o))
 
-    def synchronize(self) -> None:
-        event = self.record()
-        event._done.wait()
-        with self._lock:
-            self._held = []
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-    def close(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join()
-
-    def _drain(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            if isinstance(item, SimulatedEvent):
-                item.error = self._error
-                item._done.set()
-                continue
-            if self._error is not None:
-                continue  # like a CUDA stream after a fault: later work does not run
-            try:
-                item()
-            except BaseException as e:
-                self._error = e
+    def _release_held_after_sync(self) -> None:
+        # Once this stream is idle, everything it kept alive is let go of.
+        self._held = []
 
 
 class SimulatedDevice:

@@ -20,76 +20,32 @@ the executor:
 One stream means one order of collectives per rank; the training graph makes that order
 the same on every rank (a chain of allreduce tasks), which MPI requires.
 
-State per stream: the ``queue.SimpleQueue`` of items, the thread, the first pending
-error, and a keep-alive list of (event, object) pairs.
+State per stream: that of ``tfnn.executor.fifo.FifoStream`` (the queue of items, the
+thread, the first pending error, a keep-alive list of (event, object) pairs), which
+both this stream and the simulated device's streams are.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from tfnn.executor.fifo import FifoEvent, FifoStream
+
 COMM_DEVICE = "comm"
-_STOP = object()
+
+# The events are the FIFO stream's own; the name stays for readers of this module.
+CommEvent = FifoEvent
 
 
-class CommEvent:
-    """Completes when the comm stream reaches it; carries the stream's error, if any."""
-
-    __slots__ = ("_done", "error")
-
-    def __init__(self) -> None:
-        self._done = threading.Event()
-        self.error: BaseException | None = None
-
-    def synchronize(self) -> None:
-        self._done.wait()
-        if self.error is not None:
-            raise self.error
-
-    def query(self) -> bool:
-        return self._done.is_set()
-
-
-class CommStream:
-    """The communicator's FIFO stream (see the module docstring)."""
+class CommStream(FifoStream):
+    """The communicator's FIFO stream (``tfnn.executor.fifo``; see the module docstring)."""
 
     def __init__(self, name: str = "comm-stream") -> None:
-        self.name = name
-        self.launches = 0
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._error: BaseException | None = None
-        self._held: list[tuple[CommEvent, Any]] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._drain, name=name, daemon=True)
-        self._thread.start()
+        super().__init__(name)
 
     def launch(self, fn: Callable[[], Any]) -> None:
-        self.launches += 1
-        self._queue.put(fn)
-
-    def record(self) -> CommEvent:
-        event = CommEvent()
-        self._queue.put(event)
-        return event
-
-    def wait(self, event: Any) -> None:
-        self._queue.put(event.synchronize)
-
-    def keep_alive(self, obj: Any, event: Any) -> None:
-        with self._lock:
-            self._held = [(e, o) for e, o in self._held if not e.query()]
-            self._held.append((event, obj))
-
-    def synchronize(self) -> None:
-        self.record()._done.wait()
-        with self._lock:
-            self._held = [(e, o) for e, o in self._held if not e.query()]
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
+        self._enqueue(fn)
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the stream after the work queued so far; wait for its value.
@@ -101,26 +57,6 @@ class CommStream:
         self.launch(lambda: box.append(fn()))
         self.synchronize()
         return box[0]
-
-    def close(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join()
-
-    def _drain(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            if isinstance(item, CommEvent):
-                item.error = self._error
-                item._done.set()
-                continue
-            if self._error is not None:
-                continue
-            try:
-                item()
-            except BaseException as e:
-                self._error = e
 
 
 class CommDevice:
