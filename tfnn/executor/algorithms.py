@@ -120,6 +120,28 @@ def _drain(spans: Iterator[Span], body: Callable[[int, int], object]) -> None:
         body(begin, end)
 
 
+def _each(
+    builder: _Builder,
+    read: Callable[[], Sequence[Any]],
+    fn: Callable[[Any], object],
+    part: Partitioner,
+    name: str,
+) -> Task:
+    """A subflow task that calls ``fn(x)`` for each ``x`` of ``read()`` (read when it
+    runs), in spans (``for_each`` and ``for_each_index``)."""
+
+    def spawn(sf: Subflow) -> None:
+        items = read()
+
+        def body(begin: int, end: int) -> None:
+            for item in items[begin:end]:
+                fn(item)
+
+        _run_spans(sf, len(items), part, body)
+
+    return builder.subflow(spawn, name=name)
+
+
 class ParallelAlgorithms:
     """The parallel algorithms of ``Taskflow`` and ``Subflow`` (see the module docstring).
 
@@ -144,17 +166,7 @@ class ParallelAlgorithms:
             tf.for_each(range(100), seen.append, partitioner=DynamicPartitioner(8))
         """
         part = _partitioner(partitioner)
-
-        def spawn(sf: Subflow) -> None:
-            items = _items(iterable)
-
-            def body(begin: int, end: int) -> None:
-                for item in items[begin:end]:
-                    fn(item)
-
-            _run_spans(sf, len(items), part, body)
-
-        return self.subflow(spawn, name=name or "for_each")
+        return _each(self, lambda: _items(iterable), fn, part, name or "for_each")
 
     def for_each_index(
         self: _Builder,
@@ -179,16 +191,10 @@ class ParallelAlgorithms:
         if not any(callable(v) for v in (first, last, step)):
             _index_range(first, last, step)
 
-        def spawn(sf: Subflow) -> None:
-            indices = _index_range(_read(first), _read(last), _read(step))
+        def indices() -> range:
+            return _index_range(_read(first), _read(last), _read(step))
 
-            def body(begin: int, end: int) -> None:
-                for i in indices[begin:end]:
-                    fn(i)
-
-            _run_spans(sf, len(indices), part, body)
-
-        return self.subflow(spawn, name=name or "for_each_index")
+        return _each(self, indices, fn, part, name or "for_each_index")
 
     def transform(
         self: _Builder,
