@@ -8,7 +8,6 @@ import threading
 import time
 import weakref
 
-import numpy as np
 import pytest
 
 from tfnn.backends.streams import KeepAlive
@@ -395,33 +394,10 @@ NETWORKS = {"mlp": (784, 256, 128, 10), "taskflow-mnist": (784, 64, 32, 16, 8, 1
 
 
 def _training_graph(sizes, strategy):
-    from tfnn import nn, optim
-    from tfnn.data import Batches
-    from tfnn.train import graphs
-    from tfnn.train.control import Control, History
-    from tfnn.train.step import StepWork
+    from tfnn.commands.graph import strategy_graph, untrained_work
 
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers += [nn.ReLU()] if i else []
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-    model = nn.Sequential(*layers)
-    images = np.zeros((8, sizes[0]), dtype=np.float32)
-    batches = Batches(images, np.zeros(8, dtype=np.int64), 4, normalize=False)
-    sgd = optim.SGD(model.parameters(), lr=0.1)
-    work = StepWork(model, nn.SoftmaxCrossEntropy(), sgd, batches, epochs=1)
-    control = Control(
-        work,
-        epochs=1,
-        eval_every=None,
-        evaluate_accuracy=None,
-        target_accuracy=None,
-        save=None,
-        history=History(),
-    )
-    if strategy == "unrolled":
-        return graphs.unrolled_graph(work, control, DEV, range(3)), work
-    return graphs.condition_graph(work, control, DEV, pipelined=strategy == "pipelined"), work
+    work = untrained_work(list(sizes), "relu", 3)
+    return strategy_graph(strategy, work, 3, DEV), work
 
 
 def _critical_names(work, suffix=""):

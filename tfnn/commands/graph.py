@@ -57,13 +57,23 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
 
         training_graph("condition", [784, 64, 10], "relu", 1).dump()   # 'digraph "train" {...'
     """
+    return strategy_graph(strategy, untrained_work(layers, activation, steps), steps, "cpu")
+
+
+def untrained_work(layers: list[int], activation: str, steps: int) -> StepWork:
+    """One epoch of ``steps`` steps of the MLP ``layers``, with no parameter allocated."""
     model = nn.mlp(layers, activation, initialize=False)
     # One feature per sample: the batches only set the number of steps; they are never read.
     batches = Batches(
         np.zeros((steps, 1), np.float32), np.zeros(steps, np.int64), 1, normalize=False
     )
     optimizer = optim.SGD(model.parameters(), lr=0.1)
-    work = StepWork(model, nn.SoftmaxCrossEntropy(), optimizer, batches, epochs=1)
+    return StepWork(model, nn.SoftmaxCrossEntropy(), optimizer, batches, epochs=1)
+
+
+def strategy_graph(strategy: str, work: StepWork, steps: int, device: str) -> Taskflow:
+    """The graph of ``strategy`` over ``work``, its tasks on ``device`` (``unrolled``:
+    ``steps`` steps); the executor tests build the graphs they place on streams here too."""
     control = Control(
         work,
         epochs=1,
@@ -74,10 +84,10 @@ def training_graph(strategy: str, layers: list[int], activation: str, steps: int
         history=History(),
     )
     if strategy in ("condition", "pipelined"):
-        return condition_graph(work, control, "cpu", pipelined=strategy == "pipelined")
+        return condition_graph(work, control, device, pipelined=strategy == "pipelined")
     if strategy == "unrolled":
-        return unrolled_graph(work, control, "cpu", range(steps))
-    forward, backward = two_graphs(work, "cpu")
+        return unrolled_graph(work, control, device, range(steps))
+    forward, backward = two_graphs(work, device)
     step = Taskflow("two-graph step")
     step.composed_of(forward).precede(step.composed_of(backward))
     return step
