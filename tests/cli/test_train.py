@@ -31,7 +31,7 @@ def test_metrics_file_has_one_json_object_per_evaluation(tfnn, tmp_path):
     assert all(r["train_loss"] > 0 and 0 < r["test_accuracy"] <= 1 for r in records)
     assert result.stdout.count("\nepoch ") == len(records)
     assert set(records[0]) == {
-        "epoch", "step", "train_loss", "test_accuracy", "samples_per_second", "time"
+        "epoch", "step", "train_loss", "test_accuracy", "lr", "samples_per_second", "time"
     }  # fmt: skip
     times = [r["time"] for r in records]
     assert times == sorted(times) and abs(times[-1] - time.time()) < 300

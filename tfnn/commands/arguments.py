@@ -34,6 +34,14 @@ def seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 0") from None
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0 (a count, e.g. of warm-up steps)."""
+    try:
+        return errors.whole_number(int(text), "the count", minimum=0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number >= 0") from None
+
+
 def workers(text: str) -> int | str:
     """argparse type: ``auto`` or a whole number >= 1."""
     return AUTO if text == AUTO else positive_int(text)

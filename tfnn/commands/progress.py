@@ -1,13 +1,13 @@
 """What a training run shows while it runs: a progress bar, evaluation lines, a metrics file.
 
-The bar (tqdm, on stderr, only on a terminal) advances per step and shows the latest loss
-and accuracy. Each evaluation also prints one line on stdout, so logs and pipes keep the
-history, and appends one JSON object to the metrics file when there is one, with the
-names Keras and Lightning users look for: ``epoch``, ``step``, ``train_loss``,
-``test_accuracy`` (null without test data), ``samples_per_second`` and ``time`` (wall
-clock, seconds since the Unix epoch). On resume the
-bar starts at zero and jumps to the true step at the first evaluation, since the position
-is known only once the Trainer has read the checkpoint.
+The bar (tqdm, on stderr, only on a terminal) advances per step and shows the latest loss,
+accuracy and learning rate. Each evaluation also prints one line on stdout, so logs and
+pipes keep the history, and appends one JSON object to the metrics file when there is one,
+with the names Keras and Lightning users look for: ``epoch``, ``step``, ``train_loss``,
+``test_accuracy`` (null without test data), ``lr`` (the learning rate of the last step),
+``samples_per_second`` and ``time`` (wall clock, seconds since the Unix epoch). On resume
+the bar starts at zero and jumps to the true step at the first evaluation, since the
+position is known only once the Trainer has read the checkpoint.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class Progress:
     def evaluation(self, record: dict[str, Any]) -> None:
         self.evaluations += 1
         self.bar.n = record["step"]
-        self.bar.set_postfix(loss=f"{record['loss']:.4f}", accuracy=_accuracy(record["accuracy"]))
+        self.bar.set_postfix(
+            loss=f"{record['loss']:.4f}", accuracy=_accuracy(record["accuracy"]), lr=_lr(record)
+        )
         self.bar.write(format_evaluation(record), file=sys.stdout)
         if self.metrics is not None:
             self.metrics.write(json.dumps(metrics_record(record)) + "\n")
@@ -70,8 +72,8 @@ def metrics_record(record: dict[str, Any]) -> dict[str, Any]:
     Example::
 
         metrics_record({"epoch": 1, "step": 47, "loss": 0.41, "accuracy": 0.91,
-                        "samples_per_second": 52_300.0})
-        # {'epoch': 1, 'step': 47, 'train_loss': 0.41, 'test_accuracy': 0.91,
+                        "lr": 0.05, "samples_per_second": 52_300.0})
+        # {'epoch': 1, 'step': 47, 'train_loss': 0.41, 'test_accuracy': 0.91, 'lr': 0.05,
         #  'samples_per_second': 52300.0, 'time': 1764409200.0}
     """
     return {
@@ -79,6 +81,7 @@ def metrics_record(record: dict[str, Any]) -> dict[str, Any]:
         "step": record["step"],
         "train_loss": record["loss"],
         "test_accuracy": record["accuracy"],
+        "lr": record.get("lr"),
         "samples_per_second": record["samples_per_second"],
         "time": time.time(),
     }
@@ -90,12 +93,12 @@ def format_evaluation(record: dict[str, Any]) -> str:
     Example::
 
         format_evaluation({"epoch": 1, "step": 47, "loss": 0.41234, "accuracy": 0.9123,
-                           "samples_per_second": 52_300.0})
-        # 'epoch 1  step 47  loss 0.4123  accuracy 0.9123  52k samples/s'
+                           "lr": 0.0488, "samples_per_second": 52_300.0})
+        # 'epoch 1  step 47  loss 0.4123  accuracy 0.9123  lr 0.0488  52k samples/s'
     """
     return (
         f"epoch {record['epoch']}  step {record['step']}  loss {record['loss']:.4f}  "
-        f"accuracy {_accuracy(record['accuracy'])}  "
+        f"accuracy {_accuracy(record['accuracy'])}  lr {_lr(record)}  "
         f"{format_rate(record['samples_per_second'])} samples/s"
     )
 
@@ -103,6 +106,11 @@ def format_evaluation(record: dict[str, Any]) -> str:
 def format_rate(per_second: float) -> str:
     """``52300.0`` -> ``"52k"``, ``940.0`` -> ``"940"``."""
     return f"{per_second / 1000:.0f}k" if per_second >= 10_000 else f"{per_second:.0f}"
+
+
+def _lr(record: dict[str, Any]) -> str:
+    # Three significant digits: a decayed rate (3.2e-05) stays readable.
+    return "-" if record.get("lr") is None else f"{record['lr']:.3g}"
 
 
 def _accuracy(value: float | None) -> str:

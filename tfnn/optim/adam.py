@@ -1,6 +1,7 @@
 """Adam and AdamW, as torch.optim.Adam / AdamW (no amsgrad).
 
-Per parameter, at its own step count t, with gradient g:
+Per parameter, at its own step count t, with gradient g and ``lr`` the scheduled rate of
+step t (``Optimizer.lr_at``):
 
     w = w * (1 - lr * weight_decay)        decoupled (AdamW)
     g = g + weight_decay * w               otherwise (L2, Adam)
@@ -54,9 +55,10 @@ class Adam(Optimizer):
     def update(self, value: Any, grad: Any, state: dict[str, Any], step: int) -> Any:
         xp = namespace_of(value)
         beta1, beta2 = self.betas
+        lr = self.lr_at(step)
         if self.weight_decay != 0.0:
             if self.decoupled:
-                value = value * (1.0 - self.lr * self.weight_decay)
+                value = value * (1.0 - lr * self.weight_decay)
             else:
                 grad = grad + self.weight_decay * value
         if not state:
@@ -65,4 +67,4 @@ class Adam(Optimizer):
         v = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * grad * grad
         state["exp_avg"], state["exp_avg_sq"] = m, v
         denom = xp.sqrt(v) / math.sqrt(1.0 - beta2**step) + self.eps
-        return value - (self.lr / (1.0 - beta1**step)) * m / denom
+        return value - (lr / (1.0 - beta1**step)) * m / denom

@@ -9,6 +9,9 @@ different parameters touch disjoint state and may run concurrently.
 
 ``PerParameterOptimizer`` is the protocol the Trainer asks for: what it calls of an
 optimizer (a user's own optimizer need not derive from ``Optimizer``).
+
+The rate of update ``t`` (1-based, ``steps[i]``) is ``lr_at(t) = lr * schedule.factor(t - 1)``
+(``tfnn.optim.schedules``; ``ConstantLR`` unless one is set): ``lr`` stays the base rate.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from array_api_compat import device
 
 from tfnn.backends import namespace_of
 from tfnn.nn.parameter import Parameter
+from tfnn.optim.schedules import ConstantLR, Schedule
 
 
 class PerParameterOptimizer(Protocol):
     """What ``Trainer`` needs of an optimizer: its parameters, one update per parameter,
-    and its state as arrays plus JSON metadata (for checkpoints).
+    its state as arrays plus JSON metadata (for checkpoints), and the learning-rate
+    schedule it reads per update with the update counts that are its clock.
 
     Example::
 
@@ -34,6 +39,11 @@ class PerParameterOptimizer(Protocol):
     """
 
     params: list[Parameter]
+    steps: list[int]
+    schedule: Schedule
+
+    @property
+    def last_lr(self) -> float: ...
 
     def step_param(self, i: int) -> None: ...
 
@@ -52,6 +62,7 @@ class Optimizer:
     """
 
     hyperparameters: tuple[str, ...] = ()
+    lr: float  # the base rate; subclasses set it
 
     def __init__(self, params: Iterable[Parameter]) -> None:
         self.params = list(params)
@@ -59,6 +70,22 @@ class Optimizer:
             raise ValueError("the optimizer got no parameters; pass model.parameters()")
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
         self.steps = [0] * len(self.params)
+        self.schedule: Schedule = ConstantLR()
+
+    def lr_at(self, step: int) -> float:
+        """The rate of a parameter's ``step``-th update (1-based), a Python float.
+
+        Example::
+
+            opt.schedule = StepDecay(step_size=100)
+            opt.lr_at(101)   # lr * 0.1
+        """
+        return self.lr * self.schedule.factor(step - 1)
+
+    @property
+    def last_lr(self) -> float:
+        """The rate of the latest update (of the first update before there is one)."""
+        return self.lr_at(max(max(self.steps, default=0), 1))
 
     def step(self) -> None:
         """Update every parameter that has a gradient."""

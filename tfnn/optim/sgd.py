@@ -1,6 +1,7 @@
 """Stochastic gradient descent with momentum, Nesterov and weight decay, as torch.optim.SGD.
 
-With ``g = grad + weight_decay * w``, momentum buffer ``b`` (``b = g`` at the first step):
+With ``g = grad + weight_decay * w``, momentum buffer ``b`` (``b = g`` at the first step),
+and ``lr`` the scheduled rate of this step (``Optimizer.lr_at``):
 
     b = momentum * b + g
     w = w - lr * (g + momentum * b)     Nesterov
@@ -59,6 +60,6 @@ class SGD(Optimizer):
             grad = grad + self.momentum * buf if self.nesterov else buf
         # value - lr * grad, written as (-lr) * grad + value into the fresh product: the
         # same float32 result bit for bit, without a third array (value stays untouched).
-        new = grad * -self.lr
+        new = grad * -self.lr_at(step)
         new += value
         return new

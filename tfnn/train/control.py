@@ -8,7 +8,8 @@ their history) identical:
 - ``evaluate()`` (when due): read the summed loss (the one host synchronisation on a GPU),
   stop with ``TrainingDiverged`` if it is NaN/inf or over ``EXPLODED`` times the first
   step's loss (``History.initial_loss``, kept across resumes), measure accuracy on the
-  evaluation data,
+  evaluation data, hand both to the optimizer's learning-rate schedule (a plateau lowers
+  the rate here, inside the graph's ``evaluate`` task, before the next step's updates),
   record the history, save the checkpoint, and set ``stopped`` when training should stop
   (epochs done, or the target accuracy reached);
 - ``finished``: no step is left (stopped, or every epoch done).
@@ -53,6 +54,7 @@ class History:
     accuracy: list[float | None] = field(default_factory=list)
     epoch: list[int] = field(default_factory=list)
     step: list[int] = field(default_factory=list)
+    lr: list[float | None] = field(default_factory=list)
     epochs: int = 0
     steps: int = 0
     samples: int = 0
@@ -71,6 +73,7 @@ class History:
             "accuracy": self.accuracy,
             "epoch": self.epoch,
             "step": self.step,
+            "lr": self.lr,
             "epochs": self.epochs,
             "steps": self.steps,
             "samples": self.samples,
@@ -82,13 +85,16 @@ class History:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
         """The History ``to_dict`` gave; ValueError/TypeError when ``data`` is not one."""
-        missing = {f.name for f in fields(cls)} - {"initial_loss"} - set(data)
+        missing = {f.name for f in fields(cls)} - {"initial_loss", "lr"} - set(data)
         if missing:
             raise ValueError(f"a history needs {sorted(missing)} too")
-        history = cls(**data)
-        entries = (history.loss, history.accuracy, history.epoch, history.step)
+        # Checkpoints written before schedules did not record the rate.
+        history = cls(**{"lr": [None] * len(data.get("loss", ())), **data})
+        entries = (history.loss, history.accuracy, history.epoch, history.step, history.lr)
         if not all(isinstance(e, list) for e in entries) or len({len(e) for e in entries}) > 1:
-            raise ValueError("a history's loss, accuracy, epoch and step are lists of one length")
+            raise ValueError(
+                "a history's loss, accuracy, epoch, step and lr are lists of one length"
+            )
         return history
 
 
@@ -158,7 +164,11 @@ class Control:
         self.steps_since_eval = 0
         self._check_divergence(mean_loss)
         accuracy = self.evaluate_accuracy() if self.evaluate_accuracy else None
-        self._record(mean_loss, accuracy)
+        optimizer = self.work.optimizer
+        # The rate the last step used; a plateau's decision applies from the next step.
+        lr = optimizer.last_lr
+        optimizer.schedule.observe(mean_loss, accuracy)
+        self._record(mean_loss, accuracy, lr)
         self.stopped = self._reached(accuracy) or self.epoch >= self.epochs
         if self.save is not None:
             self.save(self)
@@ -169,6 +179,7 @@ class Control:
                     "step": self.global_step,
                     "loss": mean_loss,
                     "accuracy": accuracy,
+                    "lr": lr,
                     "samples_per_second": self.history.samples_per_second,
                 }
             )
@@ -195,12 +206,13 @@ class Control:
             "is kept"
         )
 
-    def _record(self, mean_loss: float, accuracy: float | None) -> None:
+    def _record(self, mean_loss: float, accuracy: float | None, lr: float) -> None:
         h = self.history
         h.loss.append(mean_loss)
         h.accuracy.append(accuracy)
         h.epoch.append(self.epoch)
         h.step.append(self.global_step)
+        h.lr.append(lr)
         h.epochs = self.epoch
         h.steps = self.global_step
 

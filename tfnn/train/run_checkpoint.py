@@ -4,10 +4,12 @@ The file (``tfnn.checkpoint``: safetensors, written atomically) holds the tensor
 ``model/<name>`` (parameters) and ``optimizer/<i>.<name>`` (optimizer state), and the
 metadata: the position (``epoch``, ``step``), the ``history``, the settings a resumed run
 must share (``model`` repr, ``batch_size``, ``seed``, the optimizer's type and
-hyperparameters, and the ``data`` fingerprint: split sizes and a hash), the optimizer's
-step counts and the dropout generator's ``state``: JSON when the backend gives a dict
-(numpy), else the tensor ``rng/dropout`` (torch's and cupy's byte states). So ``resume``
-continues to bitwise the same weights as a run that was never interrupted (numpy).
+hyperparameters, the learning-rate schedule's type and settings, and the ``data``
+fingerprint: split sizes and a hash), the optimizer's step counts, the schedule's state (a
+plateau's scale and counters) and the dropout generator's ``state``: JSON when the backend
+gives a dict (numpy), else the tensor ``rng/dropout`` (torch's and cupy's byte states). So
+``resume`` continues to bitwise the same weights as a run that was never interrupted
+(numpy).
 
 Restoring checks the settings first and changes nothing when one differs; a file whose
 metadata was edited by hand or is malformed is a ``CheckpointError``, never a KeyError.
@@ -28,6 +30,7 @@ from tfnn.backends import Backend, Generator
 from tfnn.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tfnn.nn.base import Layer
 from tfnn.optim.optimizer import PerParameterOptimizer
+from tfnn.optim.schedules import ConstantLR
 from tfnn.train.control import Control, History
 from tfnn.train.inputs import to_host
 
@@ -77,6 +80,7 @@ class RunCheckpoint:
                 "batch_size": self.batch_size,
                 "seed": self.seed,
                 "optimizer": optimizer_meta,
+                "schedule": self.optimizer.schedule.state_dict(),
                 "dropout_rng": rng_state,
                 "data": self.data,
             },
@@ -90,6 +94,7 @@ class RunCheckpoint:
             position = (_count(meta["epoch"]), _count(meta["step"]))
             history = History.from_dict(meta["history"])
             rng_state = _rng_state(meta.get("dropout_rng"), tensors, self.dropout_rng)
+            self.optimizer.schedule.load_state_dict(_saved_schedule(meta))
             self.optimizer.load_state_dict(
                 {
                     k[len("optimizer/") :]: v
@@ -131,6 +136,11 @@ class RunCheckpoint:
         saved["optimizer"] = {
             key: meta.get("optimizer", {}).get(key) for key in ("type", "hyperparameters")
         }
+        schedule = self.optimizer.schedule.state_dict()
+        expected["schedule"] = json.loads(json.dumps([schedule["type"], schedule["config"]]))
+        saved_schedule = _saved_schedule(meta)
+        if isinstance(saved_schedule, Mapping):
+            saved["schedule"] = [saved_schedule.get("type"), saved_schedule.get("config")]
         if "data" in meta and not self.allow_other_data:
             # Older checkpoints have no fingerprint: nothing to compare.
             expected["data"] = self.data
@@ -147,6 +157,11 @@ class RunCheckpoint:
                     f"{key}={value!r}; resume with the same settings or pass another "
                     "checkpoint path"
                 )
+
+
+def _saved_schedule(meta: Mapping[str, Any]) -> Any:
+    # Checkpoints written before schedules existed ran at a constant rate.
+    return meta.get("schedule") or ConstantLR().state_dict()
 
 
 def _under(prefix: str, tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

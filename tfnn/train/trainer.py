@@ -6,8 +6,9 @@
 2. build the pieces: ``Batches`` (shuffled per epoch from ``seed``), ``StepWork`` (the
    step's pieces), ``Control`` (evaluation, stopping, checkpoints, history), and, with a
    checkpoint path, a ``RunCheckpoint`` that saves at every evaluation and, with
-   ``resume``, restores the position, weights, optimizer and generator state first
-   (``tfnn.train.run_checkpoint``);
+   ``resume``, restores the position, weights, optimizer, schedule and generator state
+   first (``tfnn.train.run_checkpoint``); then the optimizer's learning-rate schedule
+   checks that it covers the run (``Schedule.check``);
 3. make the executor (``tfnn.train.running.make_executor``), or reuse the one kept from
    the previous fit inside ``with Trainer(...) as trainer:`` (its worker threads, and so
    their per-thread state such as cuBLAS handles, live from one fit to the next; the
@@ -39,6 +40,7 @@ from tfnn.nn.base import Layer
 from tfnn.nn.loss import Loss
 from tfnn.nn.sequential import Sequential
 from tfnn.optim.optimizer import PerParameterOptimizer
+from tfnn.optim.schedules import Schedule
 from tfnn.parallel import DataParallel, blas_threads_per_rank, placement
 from tfnn.train.control import Control, History, TrainingDiverged
 from tfnn.train.graphs import STRATEGIES
@@ -60,7 +62,8 @@ class Trainer:
         model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
         trainer = Trainer(model, nn.SoftmaxCrossEntropy(),
                           optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
-                          strategy="condition")
+                          strategy="condition",
+                          schedule=optim.OneCycle(total_steps=5 * 469))
         history = trainer.fit(x, y, epochs=5, batch_size=128, eval_data=(xt, yt))
     """
 
@@ -76,6 +79,7 @@ class Trainer:
         blas_threads: int | None = None,
         streams: int = 4,
         distributed: Any = "auto",
+        schedule: Schedule | None = None,
     ) -> None:
         if strategy not in STRATEGIES:
             raise InvalidArgument(
@@ -84,6 +88,9 @@ class Trainer:
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
+        if schedule is not None:
+            # The optimizer reads it at each update (see tfnn.optim.schedules).
+            optimizer.schedule = schedule
         self.strategy = strategy
         self.backend = backend or model.backend or get_backend()
         self.workers = (
@@ -190,6 +197,11 @@ class Trainer:
         position, history = (0, 0), History()
         if saved is not None and options.resume and saved.path.exists():
             position, history = saved.restore()
+        # The schedule's clock is the optimizer's update count (restored above).
+        remaining = (options.epochs - position[0]) * len(batches) - position[1]
+        self.optimizer.schedule.check(
+            max(self.optimizer.steps, default=0) + max(remaining, 0), data.eval_data is not None
+        )
         work = StepWork(
             self.model,
             self.loss,
