@@ -103,19 +103,20 @@ def test_consumer_on_another_stream_never_sees_a_result_early(make_executor):
 
 
 def test_host_is_not_blocked_by_device_tasks(make_executor):
-    marks: dict[str, float] = {}
+    # The device task waits for the host task: a host task that waited for the device
+    # (a host synchronisation too many) would make it time out instead.
+    host_ran, marks = threading.Event(), dict[str, bool]()
+
+    def kernel():
+        marks["host-ran-first"] = host_ran.wait(10)
+        marks["device-done"] = True
+
     tf = Taskflow()
-
-    def slow():
-        time.sleep(0.3)
-        marks["device-done"] = time.perf_counter()
-
-    tf.emplace(slow, name="slow-kernel", device=DEV)
-    tf.emplace(lambda: marks.__setitem__("host", time.perf_counter()), name="host")
-    start = time.perf_counter()
+    tf.emplace(kernel, name="slow-kernel", device=DEV)
+    tf.emplace(host_ran.set, name="host")
     make_executor().run(tf).result()
-    assert marks["host"] - start < 0.2  # ran while the device was still busy
-    assert marks["device-done"] > marks["host"]  # and result() waited for the device
+    assert marks["host-ran-first"]  # the host ran while the device was still busy
+    assert marks.get("device-done")  # and result() waited for the device
 
 
 def test_failure_inside_device_task_surfaces_at_result(make_executor, device):
@@ -151,13 +152,17 @@ def test_loop_does_not_synchronise_the_host_per_step(make_executor):
     #                                      --1--> done
     # The condition only counts steps (reads_device=False): it runs ahead of the device,
     # while the device still sees every step's update before the next forward.
-    steps, device_log, host = 20, [], {"step": 0}
+    # The device's first forward waits for the host's last count: a host that waited for
+    # the device at any step would make it time out instead.
+    steps, device_log, host, host_done = 20, [], {"step": 0}, threading.Event()
     with SimulatedDevice(streams=2, max_delay=0.003, seed=3) as slow_device:
         tf = Taskflow("loop")
         init = tf.emplace(lambda: device_log.clear(), name="init")
 
         def forward():
             assert len(device_log) % 2 == 0, "forward ran before the previous update"
+            if not device_log:  # hold the device back until the host counted every step
+                host["waited"] = host_done.wait(10)
             device_log.append("f")
 
         def update():
@@ -167,6 +172,7 @@ def test_loop_does_not_synchronise_the_host_per_step(make_executor):
             host["step"] += 1
             if host["step"] == steps:
                 host["device-steps-at-host-end"] = len(device_log) // 2
+                host_done.set()
             return 0 if host["step"] < steps else 1
 
         f = tf.emplace(forward, name="forward", device=DEV)
@@ -180,19 +186,37 @@ def test_loop_does_not_synchronise_the_host_per_step(make_executor):
         cond.precede(f, done)
         make_executor(slow_device).run(tf).result()
     assert device_log == ["f", "u"] * steps
-    assert host["device-steps-at-host-end"] < steps
+    assert host["waited"] and host["device-steps-at-host-end"] == 0
 
 
 class Buffer:
     """Device memory stand-in that a weak reference can watch."""
 
 
-def test_returned_arrays_read_on_another_stream_live_until_that_stream_passes(make_executor):
+def _wait_until(condition, what):
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("producer_runs", ["when-launched", "after-the-consumer-launched"])
+def test_returned_arrays_read_on_another_stream_live_until_that_stream_passes(
+    make_executor, producer_runs
+):
+    # The producer's body runs later, on its stream's thread: it may run before or after
+    # the worker launches the consumer (which then keeps alive a handle not yet filled).
+    # "after-the-consumer-launched" forces the second order.
     gate, made = threading.Event(), []
+    go, produced = threading.Event(), threading.Event()
+    if producer_runs == "when-launched":
+        go.set()
 
     def produce():
+        go.wait(10)
         buffer = Buffer()
         made.append(weakref.ref(buffer))
+        produced.set()
         return buffer
 
     tf = Taskflow()
@@ -205,14 +229,18 @@ def test_returned_arrays_read_on_another_stream_live_until_that_stream_passes(ma
     ex = make_executor()
     if isinstance(ex, SyncExecutor):
         gate.set()
+        go.set()
     future = ex.run(tf)
     assert consumer._stream is not producer._stream
     if not isinstance(ex, SyncExecutor):
-        deadline = time.monotonic() + 5
-        while consumer._stream.held == 0 and time.monotonic() < deadline:
-            time.sleep(0.001)  # the worker launches the consumer soon after run()
-        assert consumer._stream.held == 1  # the gate keeps the consumer's event open
+        _wait_until(lambda: consumer._stream.held == 1, "the worker launched the consumer")
+        go.set()
+        assert produced.wait(10), "the producer's stream never ran it"
+        # Once both successors launched the producer lets go of its value: from then on
+        # only the consumer's keep-alive holds it.
+        _wait_until(lambda: producer._value.value is None, "both successors launched")
         gc.collect()
+        assert consumer._stream.held == 1  # the gate keeps the consumer's event open
         assert made[0]() is not None
     gate.set()
     future.result()
