@@ -19,7 +19,7 @@ Example::
     opt.step()
 """
 
-from tfnn.nn import functional
+import tfnn.nn.functional as functional
 from tfnn.nn.activation import GELU, ReLU, Sigmoid, Tanh
 from tfnn.nn.base import Layer
 from tfnn.nn.dropout import Dropout

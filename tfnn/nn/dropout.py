@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import tfnn.nn.functional as F
 from tfnn.backends import Generator
-from tfnn.nn import functional as F
 from tfnn.nn.base import Layer
 
 

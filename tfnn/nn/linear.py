@@ -11,8 +11,8 @@ from typing import Any
 
 from array_api_compat import device
 
+import tfnn.nn.functional as F
 from tfnn.backends import Backend, Generator
-from tfnn.nn import functional as F
 from tfnn.nn.base import Layer
 from tfnn.nn.init import INITIALIZERS
 from tfnn.nn.parameter import Parameter

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from tfnn.nn import functional as F
+import tfnn.nn.functional as F
 
 
 class Loss(Protocol):
