@@ -101,6 +101,11 @@ def weight_runs(distributed: Any) -> dict[str, dict[str, np.ndarray]]:
         # Overlap off, one bucket for the whole model: one blocking allreduce per step.
         one_bucket = DataParallel(MPICommunicator(), overlap=False, bucket_bytes=None)
     runs["one-bucket-sync"] = weights(train(one_bucket, "condition")[0])
+    overlapped = distributed
+    if distributed is not None:
+        # Overlap on (the GPU default), AR tasks on the communicator's stream, in buckets.
+        overlapped = DataParallel(MPICommunicator(), overlap=True)
+    runs["overlap-buckets"] = weights(train(overlapped, "condition")[0])
     return runs
 
 
