@@ -8,7 +8,13 @@ and batch size (a ``tfnn.bench.workload.Workload``), the run
 1. builds the contenders (``tfnn.bench.contenders``): each tfnn strategy on each backend
    asked for (``condition`` twice: ``--workers`` workers with cores/workers BLAS threads
    each, and 1 worker with every core), the hand-written numpy loop, PyTorch on the CPU and
-   on CUDA; a contender that cannot run here is listed as skipped, with the reason;
+   on CUDA; with ``--ranks N[,M...]`` also, per rank count, each strategy on N MPI ranks
+   (``tfnn-numpy-condition@2-ranks``: ``Trainer`` with ``distributed=`` an MPI
+   communicator, as ``mpiexec -n 2 tfnn train`` runs it) and the numpy step with one
+   ``Allreduce`` per step (``mpi4py-loop@2-ranks``), the global batch the workload's, each
+   run an ``mpiexec`` job that times itself (``tfnn.bench.ranks``); a contender that
+   cannot run here (no mpi4py or ``mpiexec``, ranks on a GPU) is listed as skipped, with
+   the reason;
 2. runs the correctness guard (``tfnn.bench.guard``): a disagreement or a diverging
    training ends the run with one line and exit status 1, before anything is timed;
 3. times every contender ``--repeats`` times, interleaved, after one dropped warm-up
@@ -71,6 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="GPU stream pool sizes; 1 = no overlap (4)",
     )
     what.add_argument(
+        "--ranks",
+        type=rank_counts,
+        default=[],
+        help="also time tfnn and an mpi4py loop data parallel on N MPI ranks (mpiexec), "
+        "global batch unchanged; comma-separated counts >= 2 (none)",
+    )
+    what.add_argument(
         "--data-dir", help="full MNIST here (default $TFNN_DATA_DIR, else the sample)"
     )
     how = parser.add_argument_group("how it is timed")
@@ -101,6 +114,17 @@ def positive_ints(text: str) -> list[int]:
     return [positive_int(part) for part in parts]
 
 
+def rank_counts(text: str) -> list[int]:
+    """argparse type of ``--ranks``: comma-separated rank counts >= 2, each once."""
+    counts = positive_ints(text)
+    if 1 in counts:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} asks for 1 rank, a single process, which the other contenders "
+            "already time; give counts >= 2"
+        )
+    return list(dict.fromkeys(counts))
+
+
 @dataclass
 class Options:
     """What ``benchmark`` runs: the checked flags (``tfnn bench --help``)."""
@@ -113,6 +137,7 @@ class Options:
     repeats: int
     workers: int = 2
     streams: list[int] = field(default_factory=lambda: [4])
+    ranks: list[int] = field(default_factory=list)
     baseline: str | None = "numpy-loop"
     guard_steps: int = 5
     data_dir: str | None = None
@@ -152,6 +177,7 @@ def options(args: argparse.Namespace) -> Options:
         repeats=pick("repeats"),
         workers=args.workers,
         streams=args.streams,
+        ranks=args.ranks,
         baseline=args.baseline,
         guard_steps=args.guard_steps,
         data_dir=args.data_dir,
@@ -229,7 +255,7 @@ def benchmark(
     from tfnn.bench.workload import WARMUP_STEPS, load_data, make_workload
 
     o = options
-    runnable, skipped = contenders_for(o.backends, o.strategies, o.workers, o.streams)
+    runnable, skipped = contenders_for(o.backends, o.strategies, o.workers, o.streams, o.ranks)
     names = [c.name for c in runnable]
     if o.baseline is not None and o.baseline not in names:
         choices = ", ".join(names)

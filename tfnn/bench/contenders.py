@@ -3,7 +3,9 @@
 A ``TrainingContender`` is a tfnn strategy on a backend with its thread settings
 (``tfnn-numpy-condition-w2b1``: 2 executor workers, 1 BLAS thread each) or a reference
 (``numpy-loop``, ``torch-cpu``, ``torch-cuda``); ``run(workload)`` trains a fresh copy of
-the workload's initial weights and returns a ``tfnn.bench.model.Run``.
+the workload's initial weights and returns a ``tfnn.bench.model.Run``. With ``ranks`` > 1
+it is a data-parallel contender (``tfnn-numpy-condition@2-ranks``, ``mpi4py-loop@2-ranks``)
+whose every run is an ``mpiexec`` job timed the same way inside (``tfnn.bench.ranks``).
 
 Warm-up, the same for every contender and outside the clock: the fresh model first trains
 the workload's ``warmup_steps`` steps (its first batches), paying first-step costs
@@ -33,7 +35,7 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -44,11 +46,12 @@ from tfnn.bench.workload import Workload
 
 @dataclass(frozen=True)
 class TrainingContender:
-    """One timed configuration; ``kind`` is ``"tfnn"``, ``"numpy-loop"`` or ``"torch"``.
+    """One timed configuration; ``kind`` is ``"tfnn"``, ``"numpy-loop"`` or ``"torch"``, or
+    for ``ranks`` > 1 ``"tfnn-ranks"`` or ``"mpi4py-loop"`` (``tfnn.bench.ranks``).
 
-    ``blas_threads`` is the BLAS thread limit (threadpoolctl) for numpy work and, for torch
-    work, the value given to ``torch.set_num_threads``; ``streams`` is the size of the
-    stream pool on a GPU (1 = no overlap between streams).
+    ``blas_threads`` is the BLAS thread limit (threadpoolctl) for numpy work (per rank) and,
+    for torch work, the value given to ``torch.set_num_threads``; ``streams`` is the size of
+    the stream pool on a GPU (1 = no overlap between streams).
     """
 
     name: str
@@ -59,13 +62,14 @@ class TrainingContender:
     workers: int | None = None
     blas_threads: int = 1
     streams: int | None = None
+    ranks: int = 1
 
     def settings(self) -> dict[str, Any]:
         """The fields, plus the thread counts each library is held to during the run."""
         return {
             **asdict(self),
             "threads": {
-                "executor_workers": self.workers if self.kind == "tfnn" else None,
+                "executor_workers": self.workers if self.kind.startswith("tfnn") else None,
                 "blas": self.blas_threads,
                 "torch_intra_op": self.blas_threads if self.backend == "torch" else None,
             },
@@ -81,12 +85,16 @@ class TrainingContender:
 
             reference_contenders()[0].run(make_workload("mlp", load_data(), 128, 50))
         """
+        if self.ranks > 1:
+            from tfnn.bench.ranks import run_ranks
+
+            return run_ranks(self, workload)
         threads = blas_threads or self.blas_threads
         torch = self.backend == "torch"
         with _torch_threads(threads) if torch else contextlib.nullcontext():
             if self.kind == "tfnn":
                 return _run_tfnn(self, workload, threads)
-            return _run_reference(_reference(self, workload), workload, threads)
+            return run_reference(_reference(self, workload), workload, threads)
 
 
 def cores() -> int:
@@ -144,32 +152,51 @@ def reference_contenders() -> list[TrainingContender]:
 
 
 def contenders_for(
-    backends: list[str], strategies: list[str], workers: int, streams: list[int]
+    backends: list[str],
+    strategies: list[str],
+    workers: int,
+    streams: list[int],
+    ranks: Sequence[int] = (),
 ) -> tuple[list[TrainingContender], list[dict[str, str]]]:
-    """The contenders that can run here, and the skipped ones with their reasons.
+    """The contenders that can run here, and the skipped ones with their reasons; with
+    ``ranks``, the data-parallel ones too (``tfnn.bench.ranks.rank_contenders``).
 
     Example::
 
-        runnable, skipped = contenders_for(["numpy"], ["condition"], 2, [4])
+        runnable, skipped = contenders_for(["numpy"], ["condition"], 2, [4], ranks=[2])
     """
     from tfnn.backends import available_backends
+    from tfnn.bench.ranks import rank_contenders
 
-    wanted = []
+    wanted, devices = [], []
     for spec in backends:
         name, _, device = spec.partition(":")
         if name not in available_backends():
             choices = ", ".join(available_backends())
             raise BenchError(f"unknown backend {name!r}; choose from {choices}")
         device = device or ("cuda:0" if name == "cupy" else "cpu")
+        devices.append((name, device))
         wanted += tfnn_contenders(name, device, strategies, workers, streams)
+    # After the references: the guard compares everyone with the first reference.
+    wanted += [*reference_contenders(), *rank_contenders(devices, strategies, ranks)]
     runnable, skipped = [], []
-    for c in [*wanted, *reference_contenders()]:
-        reason = None if c.kind == "numpy-loop" else unavailable(c.backend, c.device)
+    for c in wanted:
+        reason = _why_not(c)
         if reason is None:
             runnable.append(c)
         else:
             skipped.append({"contender": c.name, "reason": reason})
     return runnable, skipped
+
+
+def _why_not(contender: TrainingContender) -> str | None:
+    from tfnn.bench.ranks import unavailable_ranks
+
+    c = contender
+    reason = None if c.kind in ("numpy-loop", "mpi4py-loop") else unavailable(c.backend, c.device)
+    if reason is None and c.ranks > 1:
+        reason = unavailable_ranks(c)
+    return reason
 
 
 @functools.cache
@@ -203,9 +230,17 @@ def _run_tfnn(contender: TrainingContender, workload: Workload, threads: int) ->
         blas_threads=threads,
         streams=contender.streams or 1,
     )
+    return timed_fit(trainer, workload)
+
+
+def timed_fit(trainer: Any, workload: Workload, before: Any = None) -> Run:
+    """Train the warm-up steps, call ``before()`` (a barrier across ranks), then time a
+    ``fit`` of the workload (module docstring)."""
     warm = workload.warmup()
     if warm is not None:
         trainer.fit(warm.x, warm.y, epochs=1, batch_size=warm.batch_size, seed=warm.seed)
+    if before is not None:
+        before()
     curve: list[tuple[float, int, float]] = []
 
     def record(point: dict[str, Any]) -> None:
@@ -222,7 +257,7 @@ def _run_tfnn(contender: TrainingContender, workload: Workload, threads: int) ->
         on_evaluation=record,
     )
     seconds = history.train_seconds + history.eval_seconds
-    return Run(seconds, history.samples, curve, model.state_dict())
+    return Run(seconds, history.samples, curve, trainer.model.state_dict())
 
 
 def _reference(contender: TrainingContender, workload: Workload) -> Reference:
@@ -233,15 +268,20 @@ def _reference(contender: TrainingContender, workload: Workload) -> Reference:
     return TorchMLP(workload.weights, workload.lr, workload.momentum, contender.device)
 
 
-def _run_reference(net: Reference, workload: Workload, threads: int) -> Run:
+def run_reference(net: Reference, workload: Workload, threads: int, shard: Any = None) -> Run:
+    """Warm up, then time ``net`` on every step; ``shard(batches)`` gives this rank's part
+    of each batch (``tfnn.bench.ranks``), whose ``batch()`` then returns ``step``'s extra
+    arguments too."""
     from threadpoolctl import threadpool_limits
 
+    shard = shard or (lambda batches: batches)
     with threadpool_limits(limits=threads, user_api="blas"):
         warm = workload.warmup()
         if warm is not None:
-            _train(net, warm, warm.batches(), time.perf_counter())
-            net.synchronize()
-        batches = workload.batches()
+            _train(net, warm, shard(warm.batches()), time.perf_counter())
+        # Also the barrier across ranks: every rank's clock starts together.
+        net.synchronize()
+        batches = shard(workload.batches())
         begin = time.perf_counter()
         curve = _train(net, workload, batches, begin)
         net.synchronize()
