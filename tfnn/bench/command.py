@@ -8,13 +8,9 @@ and batch size (a ``tfnn.bench.workload.Workload``), the run
 1. builds the contenders (``tfnn.bench.contenders``): each tfnn strategy on each backend
    asked for (``condition`` twice: ``--workers`` workers with cores/workers BLAS threads
    each, and 1 worker with every core), the hand-written numpy loop, PyTorch on the CPU and
-   on CUDA; with ``--ranks N[,M...]`` also, per rank count, each strategy on N MPI ranks
-   (``tfnn-numpy-condition@2-ranks``: ``Trainer`` with ``distributed=`` an MPI
-   communicator, as ``mpiexec -n 2 tfnn train`` runs it) and the numpy step with one
-   ``Allreduce`` per step (``mpi4py-loop@2-ranks``), the global batch the workload's, each
-   run an ``mpiexec`` job that times itself (``tfnn.bench.ranks``); a contender that
-   cannot run here (no mpi4py or ``mpiexec``, ranks on a GPU) is listed as skipped, with
-   the reason;
+   on CUDA; with ``--ranks N``, each strategy and the numpy step with one ``Allreduce``
+   on N MPI ranks (``tfnn.bench.ranks``); a contender that cannot run here is listed as
+   skipped, with the reason;
 2. runs the correctness guard (``tfnn.bench.guard``): a disagreement or a diverging
    training ends the run with one line and exit status 1, before anything is timed;
 3. times every contender ``--repeats`` times, interleaved, after one dropped warm-up
@@ -80,8 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ranks",
         type=rank_counts,
         default=[],
-        help="also time tfnn and an mpi4py loop data parallel on N MPI ranks (mpiexec), "
-        "global batch unchanged; comma-separated counts >= 2 (none)",
+        help="also time tfnn and a numpy+mpi4py loop on N MPI ranks, same global batch; "
+        "comma-separated counts >= 2 (none)",
     )
     what.add_argument(
         "--data-dir", help="full MNIST here (default $TFNN_DATA_DIR, else the sample)"
@@ -118,10 +114,7 @@ def rank_counts(text: str) -> list[int]:
     """argparse type of ``--ranks``: comma-separated rank counts >= 2, each once."""
     counts = positive_ints(text)
     if 1 in counts:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} asks for 1 rank, a single process, which the other contenders "
-            "already time; give counts >= 2"
-        )
+        raise argparse.ArgumentTypeError(f"{text!r}: 1 rank is a single process; give counts >= 2")
     return list(dict.fromkeys(counts))
 
 

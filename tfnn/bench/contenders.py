@@ -166,7 +166,7 @@ def contenders_for(
         runnable, skipped = contenders_for(["numpy"], ["condition"], 2, [4], ranks=[2])
     """
     from tfnn.backends import available_backends
-    from tfnn.bench.ranks import rank_contenders
+    from tfnn.bench.ranks import rank_contenders, unavailable_ranks
 
     wanted, devices = [], []
     for spec in backends:
@@ -181,22 +181,15 @@ def contenders_for(
     wanted += [*reference_contenders(), *rank_contenders(devices, strategies, ranks)]
     runnable, skipped = [], []
     for c in wanted:
-        reason = _why_not(c)
+        if c.ranks > 1:
+            reason = unavailable_ranks(c)
+        else:
+            reason = None if c.kind == "numpy-loop" else unavailable(c.backend, c.device)
         if reason is None:
             runnable.append(c)
         else:
             skipped.append({"contender": c.name, "reason": reason})
     return runnable, skipped
-
-
-def _why_not(contender: TrainingContender) -> str | None:
-    from tfnn.bench.ranks import unavailable_ranks
-
-    c = contender
-    reason = None if c.kind in ("numpy-loop", "mpi4py-loop") else unavailable(c.backend, c.device)
-    if reason is None and c.ranks > 1:
-        reason = unavailable_ranks(c)
-    return reason
 
 
 @functools.cache
@@ -269,9 +262,7 @@ def _reference(contender: TrainingContender, workload: Workload) -> Reference:
 
 
 def run_reference(net: Reference, workload: Workload, threads: int, shard: Any = None) -> Run:
-    """Warm up, then time ``net`` on every step; ``shard(batches)`` gives this rank's part
-    of each batch (``tfnn.bench.ranks``), whose ``batch()`` then returns ``step``'s extra
-    arguments too."""
+    """Warm up, then time ``net`` on every step (``shard(batches)``: this rank's part)."""
     from threadpoolctl import threadpool_limits
 
     shard = shard or (lambda batches: batches)

@@ -1,30 +1,20 @@
 """Data-parallel contenders of ``tfnn bench --ranks N``: every run is an ``mpiexec -n N`` job.
 
-For each rank count N > 1 and each CPU backend asked for (``--backends``):
+Per rank count N > 1 and CPU backend: ``tfnn-<backend>-<strategy>@N-ranks``, ``Trainer``
+with ``distributed=`` an ``MPICommunicator`` and its defaults otherwise (what ``mpiexec -n
+N tfnn train`` runs: workers "auto", the rank's share of the cores for BLAS, overlap off on
+the CPU); and ``mpi4py-loop@N-ranks``, ``AllreduceMLP``: the numpy step of
+``tfnn.bench.references.NumpyMLP`` on the rank's slice of each batch, one blocking
+``Allreduce`` of all gradients per step. The global batch is the workload's (sliced as
+``tfnn.parallel.sharding`` does); samples/s count it, so the rows compare with one process.
 
-- ``tfnn-<backend>-<strategy>@N-ranks``: ``Trainer(..., distributed=MPICommunicator())``
-  with its defaults otherwise (workers "auto", this rank's share of the cores for BLAS,
-  overlap off on the CPU), as ``mpiexec -n N tfnn train`` runs it, for each strategy of
-  ``--strategies`` (``pipelined`` does not train data parallel: listed as skipped);
-- ``mpi4py-loop@N-ranks``: ``AllreduceMLP``, the numpy step of
-  ``tfnn.bench.references.NumpyMLP`` on the rank's slice of each batch with one blocking
-  ``Allreduce`` of all gradients (and the loss) per step.
-
-The global batch is the workload's: rank r takes its slice as ``tfnn.parallel.sharding``
-cuts it, and samples/s count the global batch, so the rows compare with one process.
-
-One run (``run_ranks``): the parent saves the workload (data subset, initial weights, plan)
-in a temporary folder and runs ``mpiexec -n N <python> -m tfnn.bench.ranks`` with
-``blas_threads_per_rank(N)`` BLAS threads per rank (ranks x threads <= cores). Each rank
-loads it, trains the warm-up steps, meets the others at a barrier and times the workload's
-steps as ``tfnn.bench.contenders`` times every contender; start-up, imports, MPI
-initialisation and warm-up stay off the clock. Rank 0 prints one line ``RESULT {json}``
-(seconds, samples, loss curve) and saves its final weights there for the guard. A job
-that fails is one ``BenchError`` quoting the worker's last line on stderr.
-
-``unavailable_ranks`` says why such a contender cannot run here (a non-CPU device, a
-strategy without data parallelism, no mpi4py, no ``mpiexec`` beside the Python or on
-PATH); ``tfnn bench`` lists it as skipped with that reason.
+``run_ranks``: the parent pickles the contender and the workload into a temporary folder and
+runs ``mpiexec -n N <python> -m tfnn.bench.ranks <folder>``, ``blas_threads_per_rank(N)``
+BLAS threads per rank. Each rank trains the warm-up steps, meets the others at a barrier
+and times the steps as ``tfnn.bench.contenders`` times every contender (start-up and
+warm-up off the clock); rank 0 prints ``RESULT {json}`` and saves its weights for the
+guard. A failed job is one ``BenchError`` quoting the worker's last line on stderr.
+``unavailable_ranks`` says why a contender cannot run here (skipped, with the reason).
 
 Example::
 
@@ -33,32 +23,31 @@ Example::
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tfnn.bench.contenders import TrainingContender, run_reference, timed_fit
+from tfnn.bench.contenders import TrainingContender, run_reference, timed_fit, unavailable
 from tfnn.bench.model import BenchError, Run
 from tfnn.bench.references import NumpyMLP
 from tfnn.bench.workload import Workload
+from tfnn.parallel.sharding import ShardedBatches
 
 RESULT = "RESULT "
-FAILED_RANK = "tfnn: rank "  # how tfnn.parallel.faults.describe_failure starts
+FAILED_RANK = "tfnn: rank "  # how tfnn.parallel.faults.describe_failure starts its line
 TIMEOUT_SECONDS = 600
-# tfnn.train.Trainer refuses distributed= for these strategies.
-NOT_DATA_PARALLEL = ("pipelined",)
+NOT_DATA_PARALLEL = ("pipelined",)  # tfnn.train.Trainer refuses distributed= for these
 
 
 def rank_contenders(
@@ -80,32 +69,29 @@ def rank_contenders(
         for backend, device in devices:
             label = backend if device == "cpu" else f"{backend}-{device.replace(':', '')}"
             workers = AUTO_WORKERS.get(device.split(":")[0], 1)
-            for strategy in strategies:
-                name = f"tfnn-{label}-{strategy}@{n}-ranks"
-                out.append(
-                    TrainingContender(
-                        name, "tfnn-ranks", backend, device, strategy, workers, threads, ranks=n
-                    )
-                )
-        name = f"mpi4py-loop@{n}-ranks"
-        out.append(TrainingContender(name, "mpi4py-loop", "numpy", blas_threads=threads, ranks=n))
+            for s in strategies:
+                name = f"tfnn-{label}-{s}@{n}-ranks"
+                tfnn = ("tfnn-ranks", backend, device, s, workers, threads)
+                out.append(TrainingContender(name, *tfnn, ranks=n))
+        loop = ("mpi4py-loop", "numpy", "cpu", None, None, threads)
+        out.append(TrainingContender(f"mpi4py-loop@{n}-ranks", *loop, ranks=n))
     return out
 
 
 def mpiexec() -> str | None:
     """The ``mpiexec`` beside this Python (a venv with ``tfnn[mpi]``), else on PATH."""
     beside = Path(sys.executable).with_name("mpiexec")
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("mpiexec")
+    return str(beside) if os.access(beside, os.X_OK) else shutil.which("mpiexec")
 
 
-def unavailable_ranks(contender: TrainingContender) -> str | None:
-    """Why ``contender`` (ranks > 1) cannot run here, or None when it can."""
-    if not contender.device.startswith("cpu"):
-        return f"--ranks times CPU ranks only, not {contender.backend} on {contender.device}"
-    if contender.strategy in NOT_DATA_PARALLEL:
-        return f"the {contender.strategy} strategy does not train data parallel"
+def unavailable_ranks(c: TrainingContender) -> str | None:
+    """Why data-parallel ``c`` cannot run here, or None when it can."""
+    if c.kind == "tfnn-ranks" and unavailable(c.backend, c.device):
+        return unavailable(c.backend, c.device)
+    if not c.device.startswith("cpu"):
+        return f"--ranks times CPU ranks only, not {c.backend} on {c.device}"
+    if c.strategy in NOT_DATA_PARALLEL:
+        return f"the {c.strategy} strategy does not train data parallel"
     if importlib.util.find_spec("mpi4py") is None:
         return "--ranks needs mpi4py and an MPI library: pip install 'tfnn[mpi]'"
     if mpiexec() is None:
@@ -115,14 +101,15 @@ def unavailable_ranks(contender: TrainingContender) -> str | None:
 
 def run_ranks(contender: TrainingContender, workload: Workload) -> Run:
     """One timed run of a data-parallel contender: an ``mpiexec`` job (module docstring)."""
-    with tempfile.TemporaryDirectory(prefix="tfnn-bench-ranks-") as folder:
-        save_workload(workload, Path(folder) / "workload.npz")
-        argv = ["-m", "tfnn.bench.ranks", folder, "--kind", contender.kind]
-        argv += ["--backend", contender.backend, "--device", contender.device]
-        argv += ["--strategy", contender.strategy or "condition"]
-        argv += ["--blas-threads", str(contender.blas_threads)]
-        result = launch(contender.ranks, argv, env=_environment(), what=contender.name)
-        with np.load(Path(folder) / "weights.npz") as saved:
+    with tempfile.TemporaryDirectory(prefix="tfnn-bench-ranks-") as text:
+        folder = Path(text)
+        # A folder only this user can read (0700), so the workers may unpickle from it.
+        with open(folder / "job.pickle", "wb") as job:
+            pickle.dump((contender, workload), job)
+        argv = ["-m", "tfnn.bench.ranks", text]
+        # mpiexec keeps the working folder, so `-m` finds the tfnn this process runs
+        result = launch(contender.ranks, argv, what=contender.name)
+        with np.load(folder / "weights.npz") as saved:
             weights = {name: saved[name] for name in saved.files}
     curve = [(float(t), int(s), float(loss)) for t, s, loss in result["curve"]]
     return Run(float(result["seconds"]), int(result["samples"]), curve, weights)
@@ -141,7 +128,7 @@ def launch(
 
     Example::
 
-        launch(2, ["-m", "tfnn.bench.ranks", folder, "--kind", "mpi4py-loop"])
+        launch(2, ["-m", "tfnn.bench.ranks", folder])["seconds"]
     """
     command = [sys.executable, *argv]
     if ranks > 1:
@@ -151,8 +138,6 @@ def launch(
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise BenchError(f"{shown} did not finish within {timeout:.0f} s") from None
-    except OSError as e:
-        raise BenchError(f"{shown} could not start: {e}") from None
     results = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
     if done.returncode == 0 and results:
         return dict(json.loads(results[-1][len(RESULT) :]))
@@ -163,39 +148,10 @@ def launch(
     raise BenchError(f"{shown} failed (exit status {done.returncode}): {last}")
 
 
-def _environment() -> dict[str, str]:
-    """This environment, with the folder holding this tfnn first on the workers' path."""
-    import tfnn
-
-    root = str(Path(tfnn.__file__).resolve().parents[1])
-    paths = [root, *(p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p)]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
-
-
-_ARRAYS = ("x", "y", "weights")
-
-
-def save_workload(workload: Workload, path: Path) -> None:
-    """Write ``workload`` (arrays and plan) for the workers' ``load_workload``."""
-    plan = {f.name: getattr(workload, f.name) for f in fields(workload) if f.name not in _ARRAYS}
-    arrays: dict[str, Any] = {f"w_{name}": value for name, value in workload.weights.items()}
-    np.savez(path, x=workload.x, y=workload.y, plan=np.array(json.dumps(plan)), **arrays)
-
-
-def load_workload(path: Path) -> Workload:
-    """The workload ``save_workload`` wrote."""
-    with np.load(path) as saved:
-        plan = json.loads(str(saved["plan"]))
-        weights = {name[2:]: saved[name] for name in saved.files if name.startswith("w_")}
-        plan["sizes"] = tuple(plan["sizes"])
-        return Workload(x=saved["x"], y=saved["y"], weights=weights, **plan)
-
-
 class AllreduceMLP:
-    """``NumpyMLP`` on this rank's slice of each batch: the gradients, weighted by the
-    rank's share of the batch, are summed over the ranks by one blocking ``Allreduce``
-    per step (the loss rides in the same buffer), then applied. ``allreduce_seconds``
-    adds up the time in it (waiting for the other ranks included).
+    """``NumpyMLP`` on this rank's slice of each batch: its gradients (and loss), weighted
+    by the rank's share of the batch, summed over the ranks by one blocking ``Allreduce``
+    per step, then applied; ``allreduce_seconds`` adds up the time in it.
 
     Example::
 
@@ -224,11 +180,10 @@ class AllreduceMLP:
         self.allreduce_seconds += time.perf_counter() - begin
         offset = 0
         for i, dW, db in self.grads:
-            summed = []
-            for g in (dW, db):
-                summed.append(flat[offset : offset + g.size].reshape(g.shape))
-                offset += g.size
+            n, m = dW.size, db.size
+            summed = flat[offset : offset + n].reshape(dW.shape), flat[offset + n : offset + n + m]
             NumpyMLP._update(self.net, i, *summed)
+            offset += n + m
         return flat[-1]
 
     def weights(self) -> dict[str, np.ndarray]:
@@ -239,70 +194,48 @@ class AllreduceMLP:
         self.comm.Barrier()
 
 
-class _Shares:
-    """This rank's slices of a workload's batches, each with its share of the batch."""
+class _Shares(ShardedBatches):
+    """This rank's slices of the batches, each with its share of the batch."""
 
-    def __init__(self, shards: Any) -> None:
-        self.shards = shards
-
-    def batch(self, epoch: int, step: int) -> tuple[Any, Any, float]:
-        return (*self.shards.batch(epoch, step), self.shards.share(step))
+    def batch(self, epoch: int, step: int) -> tuple[Any, Any, float]:  # type: ignore[override]
+        return (*super().batch(epoch, step), self.share(step))
 
 
-def _time_loop(workload: Workload, comm: Any, threads: int) -> Run:
-    from tfnn.parallel.sharding import ShardedBatches
-
-    rank, size = comm.Get_rank(), comm.Get_size()
-    net = AllreduceMLP(workload.weights, workload.lr, workload.momentum, comm)
-    return run_reference(
-        net, workload, threads, lambda batches: _Shares(ShardedBatches(batches, rank, size))
-    )
-
-
-def _time_tfnn(workload: Workload, args: argparse.Namespace, comm: Any) -> Run:
+def _time(contender: TrainingContender, workload: Workload, comm: Any) -> Run:
+    """This rank's part of one run of ``contender``."""
     from tfnn import nn, optim
     from tfnn.backends import get_backend
     from tfnn.parallel import MPICommunicator
     from tfnn.train import Trainer
 
-    backend = get_backend(args.backend, args.device)
-    model = nn.mlp(workload.sizes, backend=backend)
-    model.load_state_dict(workload.weights)
-    optimizer = optim.SGD(model.parameters(), lr=workload.lr, momentum=workload.momentum)
-    trainer = Trainer(
-        model,
-        nn.SoftmaxCrossEntropy(),
-        optimizer,
-        strategy=args.strategy,
-        backend=backend,
-        distributed=MPICommunicator(comm),
-    )
-    return timed_fit(trainer, workload, before=comm.Barrier)
+    w, c = workload, contender
+    if c.kind == "mpi4py-loop":
+        net = AllreduceMLP(w.weights, w.lr, w.momentum, comm)
+        rank, size = comm.Get_rank(), comm.Get_size()
+        return run_reference(net, w, c.blas_threads, lambda b: _Shares(b, rank, size))
+    backend = get_backend(c.backend, c.device)
+    model = nn.mlp(w.sizes, backend=backend)
+    model.load_state_dict(w.weights)
+    optimizer = optim.SGD(model.parameters(), lr=w.lr, momentum=w.momentum)
+    loss = nn.SoftmaxCrossEntropy()
+    distributed = MPICommunicator(comm)
+    trainer = Trainer(model, loss, optimizer, c.strategy or "condition", distributed=distributed)
+    return timed_fit(trainer, w, before=comm.Barrier)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """One rank of a data-parallel run (``run_ranks`` starts it under ``mpiexec``)."""
-    parser = argparse.ArgumentParser(prog="python -m tfnn.bench.ranks", description=__doc__)
-    parser.add_argument("folder", help="holds workload.npz; rank 0 writes weights.npz")
-    parser.add_argument("--kind", choices=("tfnn-ranks", "mpi4py-loop"), required=True)
-    parser.add_argument("--backend", default="numpy")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--strategy", default="condition")
-    parser.add_argument("--blas-threads", type=int, default=1)
-    args = parser.parse_args(argv)
+    """One rank of ``run_ranks``' job: ``python -m tfnn.bench.ranks <folder>``."""
     from mpi4py import MPI
 
     from tfnn.parallel import MPICommunicator
     from tfnn.parallel.faults import abort_job
 
     comm = MPI.COMM_WORLD
-    folder = Path(args.folder)
+    folder = Path((sys.argv[1:] if argv is None else argv)[0])
     try:
-        workload = load_workload(folder / "workload.npz")
-        if args.kind == "mpi4py-loop":
-            run = _time_loop(workload, comm, args.blas_threads)
-        else:
-            run = _time_tfnn(workload, args, comm)
+        with open(folder / "job.pickle", "rb") as job:
+            contender, workload = pickle.load(job)
+        run = _time(contender, workload, comm)
     except BaseException as error:
         # The other ranks would wait in their next collective forever: end the job.
         abort_job(MPICommunicator(comm), error)
