@@ -32,13 +32,10 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 WORKLOADS = {"mlp": 128, "taskflow-mnist": 100}
@@ -65,6 +62,7 @@ def _data(data_dir: str, model: str) -> tuple[Any, Any, Any]:
 
 def _loop(args: argparse.Namespace, comm: Any = None) -> dict[str, Any]:
     """The numpy step, alone (``comm`` None) or on a shard with one Allreduce per step."""
+    from tfnn.bench.ranks import AllreduceMLP
     from tfnn.bench.references import NumpyMLP
     from tfnn.data import Batches
     from tfnn.parallel.sharding import ShardedBatches
@@ -74,54 +72,20 @@ def _loop(args: argparse.Namespace, comm: Any = None) -> dict[str, Any]:
     net: Any = NumpyMLP(weights, LR, MOMENTUM)
     if comm is not None:
         batches = ShardedBatches(batches, comm.Get_rank(), comm.Get_size())
-        net = _AllreduceMLP(weights, comm)
-    reduce_seconds = 0.0
+        net = AllreduceMLP(weights, LR, MOMENTUM, comm)
     begin = time.perf_counter()
     for step in range(len(batches)):
         xb, yb = batches.batch(0, step)
         if comm is None:
             net.step(xb, yb)
         else:
-            reduce_seconds += net.step_shared(xb, yb, batches.share(step))
+            net.step(xb, yb, batches.share(step))
     seconds = time.perf_counter() - begin
     return {
         "seconds": seconds,
         "samples": len(y),
-        "allreduce_per_step": reduce_seconds / len(batches),
+        "allreduce_per_step": getattr(net, "allreduce_seconds", 0.0) / len(batches),
     }
-
-
-class _AllreduceMLP:
-    """``NumpyMLP`` whose gradients are summed over the ranks before the update."""
-
-    def __init__(self, weights: dict[str, np.ndarray], comm: Any) -> None:
-        from tfnn.bench.references import NumpyMLP
-
-        self.net = NumpyMLP(weights, LR, MOMENTUM)
-        self.comm = comm
-        self.grads: list[tuple[int, np.ndarray, np.ndarray]] = []
-        self.net._update = lambda i, dW, db: self.grads.append((i, dW, db))  # type: ignore[method-assign]
-
-    def step_shared(self, x: np.ndarray, y: np.ndarray, share: float) -> float:
-        from mpi4py import MPI
-
-        from tfnn.bench.references import NumpyMLP
-
-        self.grads.clear()
-        self.net.step(x, y)
-        flat = np.concatenate([g.ravel() for _, dW, db in self.grads for g in (dW, db)])
-        flat *= np.float32(share)
-        begin = time.perf_counter()
-        self.comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
-        seconds = time.perf_counter() - begin
-        offset = 0
-        for i, dW, db in self.grads:
-            parts = []
-            for g in (dW, db):
-                parts.append(flat[offset : offset + g.size].reshape(g.shape))
-                offset += g.size
-            NumpyMLP._update(self.net, i, *parts)
-        return seconds
 
 
 def _ddp(args: argparse.Namespace) -> dict[str, Any]:
@@ -191,6 +155,8 @@ def _tfnn(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def worker(args: argparse.Namespace) -> None:
+    # numpy first: threadpool_limits caps only the BLAS libraries already loaded.
+    import numpy  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=args.threads, user_api="blas"):
@@ -205,7 +171,9 @@ def worker(args: argparse.Namespace) -> None:
         else:
             result = _tfnn(args)
     if _placement()[0] == 0:
-        print("RESULT " + json.dumps(result), flush=True)
+        from tfnn.bench.ranks import RESULT
+
+        print(RESULT + json.dumps(result), flush=True)
 
 
 # -- the driver: contenders as processes, interleaved rounds ---------------------------
@@ -236,18 +204,14 @@ def contenders(model: str, sim_ranks: tuple[int, ...]) -> dict[str, tuple[int, l
 
 def launch(ranks: int, worker_args: list[str], model: str, data_dir: str) -> dict[str, Any]:
     """Run one contender's process (or ``mpiexec`` job); return rank 0's RESULT."""
+    from tfnn.bench import ranks as mpi
+
     global _port
     _port += 1
-    script = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", model]
-    command = [*script, "--data-dir", data_dir, "--port", str(_port), *worker_args]
-    if ranks > 1:
-        command = [str(Path(sys.executable).with_name("mpiexec")), "-n", str(ranks), *command]
+    script = [str(Path(__file__).resolve()), "worker", "--model", model]
+    argv = [*script, "--data-dir", data_dir, "--port", str(_port), *worker_args]
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return dict(json.loads(line[len("RESULT ") :]))
-    raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return mpi.launch(ranks, argv, env=env, what=" ".join(worker_args))
 
 
 _port = 29500
