@@ -3,7 +3,10 @@
 Selection precedence: explicit argument > CLI flag (passed as the argument) >
 ``TFNN_BACKEND`` / ``TFNN_DEVICE`` environment variables > numpy on ``cpu`` (cupy's
 default device is ``cuda:0``). Name and device are chosen separately: ``TFNN_DEVICE``
-applies whenever no device is given, even with a backend name given.
+applies whenever no device is given, even with a backend name given. With neither, a
+GPU backend (cupy, torch) in a process that a launcher started as one of several ranks
+(``mpiexec -n 4 python train.py``) takes its rank's GPU, ``cuda:(local rank mod device
+count)`` (``tfnn.placement``), so each rank of a data-parallel job has a GPU of its own.
 
 The registry maps each backend name to the module and class that implement it. A
 backend's module is imported only when that backend is asked for, and cupy and torch
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from types import ModuleType
 
 from tfnn.backends.base import (
@@ -35,6 +39,7 @@ from tfnn.backends.base import (
 )
 from tfnn.backends.devices import check_same_device, parse_device
 from tfnn.backends.namespace import namespace_of
+from tfnn.placement import rank_gpu
 
 __all__ = [
     "Backend",
@@ -76,9 +81,16 @@ def get_backend(name: str | None = None, device: str | None = None) -> Backend:
         # A malformed name is the user's mistake whatever is installed: say so first.
         parse_device(device)
     module = _module(name)
-    device = device or _REGISTRY[name][2]
+    device = device or _default_device(name, module)
     backend: Backend = getattr(module, _REGISTRY[name][1])(device)
     return backend
+
+
+def _default_device(name: str, module: ModuleType) -> str:
+    """The rank's GPU under a launcher (GPU backends only), else the backend's default."""
+    device_count: Callable[[], int] | None = getattr(module, "device_count", None)
+    gpu = rank_gpu(device_count) if device_count is not None else None
+    return gpu or _REGISTRY[name][2]
 
 
 def available_backends() -> dict[str, str | None]:

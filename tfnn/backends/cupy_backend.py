@@ -91,6 +91,15 @@ def _device_count(cupy: Any) -> int:
     return count
 
 
+def device_count() -> int:
+    """The GPUs cupy sees; 0 where cupy, its driver or a GPU is missing (creating the
+    backend then says which)."""
+    try:
+        return int(_import_cupy().cuda.runtime.getDeviceCount())
+    except (BackendError, RuntimeError):
+        return 0
+
+
 class CupyBackend:
     """cupy arrays on one GPU; ``xp`` is array-api-compat's cupy namespace.
 

@@ -66,6 +66,15 @@ def _import_torch() -> tuple[Any, Any]:
     return torch, xp_torch
 
 
+def device_count() -> int:
+    """The CUDA devices torch sees; 0 where torch or a GPU is missing."""
+    try:
+        torch, _ = _import_torch()
+    except BackendError:
+        return 0
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
 class TorchBackend:
     """torch tensors on one device; ``xp`` is array-api-compat's torch namespace.
 

@@ -65,7 +65,6 @@ from tfnn.data.sample import SAMPLE_DIR
 from tfnn.errors import UserError
 from tfnn.executor import TaskError
 from tfnn.parallel import DISTRIBUTED_CHOICES, placement
-from tfnn.parallel.launcher import rank_device
 from tfnn.train import STRATEGIES, History, Trainer, TrainingDiverged
 from tfnn.train.workers import AUTO
 
@@ -183,15 +182,13 @@ def run(args: argparse.Namespace) -> int:
         # Rank 0 speaks for the job; the others train quietly (errors still reach stderr).
         with contextlib.redirect_stdout(io.StringIO()):
             args.metrics = None
-            return _train(args, where.size, where.local_rank)
-    return _train(args, where.size, where.local_rank)
+            return _train(args)
+    return _train(args)
 
 
-def _train(args: argparse.Namespace, ranks: int, local_rank: int) -> int:
-    device = args.device
-    if ranks > 1 and device is None and not os.environ.get("TFNN_DEVICE"):
-        device = rank_device(args.backend, local_rank)
-    backend = get_backend(args.backend, device)
+def _train(args: argparse.Namespace) -> int:
+    # Without --device or $TFNN_DEVICE, a GPU backend gives each rank its own GPU.
+    backend = get_backend(args.backend, args.device)
     (x, y), (xt, yt), inputs = _load_data(args.data_dir)
     check_output_flags(args, inputs)
     check_model(args.layers, x, y, yt, backend)

@@ -5,19 +5,28 @@ sum of a contiguous float array over all ranks, in the same order on every rank)
 ``abort(code)`` (end every rank of the job) and ``library``. Implementations:
 
 - ``MPICommunicator``: mpi4py's ``Allreduce`` on a communicator (``COMM_WORLD`` by
-  default). mpi4py's blocking calls release the GIL, so a thread that waits in one lets
-  the compute thread run; but MPI's wait spins on a core, which the compute thread of the
-  same rank needs, so with ``poll`` set (``DataParallel`` does, for the communicator's
-  stream) it starts an ``Iallreduce`` and sleeps ``poll`` seconds between tests. Device
-  arrays go to MPI directly when the library is CUDA-aware (``cuda_aware``), else
-  through a host copy (see ``tfnn.parallel.reducer``).
+  default), and ``start_allreduce(buffer)``: an ``Iallreduce`` whose ``Pending.wait()``
+  ends it, so a worker starts an upper layer's exchange and goes on with the backward
+  pass of the lower ones, with no thread in between (``tfnn.parallel.graph``). mpi4py's
+  blocking calls release the GIL, so a thread that waits in one lets the compute thread
+  run; but MPI's wait spins on a core, which the compute needs, so with ``poll`` set
+  (``DataParallel`` does, for the communicator's stream) ``allreduce`` starts an
+  ``Iallreduce`` and sleeps ``poll`` seconds between tests. Device arrays go to MPI
+  directly when the library is CUDA-aware (``cuda_aware``), else through a host copy
+  (see ``tfnn.parallel.reducer``).
 - ``ThreadGroup(n)``: ``n`` in-process communicators for tests; each ``allreduce`` meets
   the others at a barrier and sums the buffers in rank order (deterministic).
-- ``Modelled(inner, network, size=None)``: ``inner``'s allreduce, then a sleep of the
-  modelled network time (``NetworkModel``: a ring allreduce of ``b`` bytes over ``n``
-  ranks takes ``2 (n - 1)`` latencies and moves ``2 (n - 1) / n * b`` bytes). With
-  ``size`` it also *pretends* to be one of ``size`` ranks (the sum over ``size`` equal
-  shards is ``size`` times the local one), so one process times a rank of a larger job.
+- ``Modelled(inner, network, size=None)``: ``inner``'s allreduce, then a sleep until the
+  modelled network time has passed since the exchange started (``NetworkModel``: a ring
+  allreduce of ``b`` bytes over ``n`` ranks takes ``2 (n - 1)`` latencies and moves
+  ``2 (n - 1) / n * b`` bytes). A started exchange's ``wait`` sleeps only what is left
+  of it (the network moves bytes while the ranks compute); there is one link, so an
+  exchange starts moving when the one before it is through. With ``size`` it also
+  *pretends* to be one of ``size`` ranks (the sum over ``size`` equal shards is ``size``
+  times the local one), so one process times a rank of a larger job.
+
+``start_allreduce(comm, buffer)`` starts an exchange on any communicator (one without
+``start_allreduce`` does it at once and returns a finished ``Pending``).
 
 ``resolve(distributed)`` turns the Trainer's/CLI's choice into a communicator or None:
 ``"auto"`` uses MPI when a launcher started more than one rank, ``"mpi"`` requires it,
@@ -53,6 +62,37 @@ class Communicator(Protocol):
     def abort(self, code: int = 1) -> NoReturn: ...
 
 
+class Pending(Protocol):
+    """A started allreduce: ``wait()`` returns once the buffer holds the sum."""
+
+    def wait(self) -> None: ...
+
+
+class Finished:
+    """The ``Pending`` of an exchange done when it was started."""
+
+    def wait(self) -> None:
+        return None
+
+
+FINISHED = Finished()
+
+
+def start_allreduce(comm: Any, buffer: Any) -> Pending:
+    """Start summing ``buffer`` over ``comm``'s ranks; ``wait()`` on the result ends it.
+
+    Example::
+
+        pending = start_allreduce(comm, g)   # ... compute something else ...
+        pending.wait()                       # g holds the sum over the ranks
+    """
+    start = getattr(comm, "start_allreduce", None)
+    if start is not None:
+        return start(buffer)
+    comm.allreduce(buffer)
+    return FINISHED
+
+
 class MPICommunicator:
     """mpi4py's collectives over ``comm`` (default ``MPI.COMM_WORLD``).
 
@@ -84,12 +124,29 @@ class MPICommunicator:
         while not request.Test():
             time.sleep(self.poll)
 
+    def start_allreduce(self, buffer: Any) -> Pending:
+        mpi = self._mpi
+        return _MPIPending(self.comm.Iallreduce(mpi.IN_PLACE, buffer, op=mpi.SUM), buffer)
+
     def abort(self, code: int = 1) -> NoReturn:
         self.comm.Abort(code)
         raise SystemExit(code)  # Abort does not return; this tells the type checker so
 
     def __repr__(self) -> str:
         return f"MPICommunicator(rank={self.rank}, size={self.size})"
+
+
+class _MPIPending:
+    # Holds the buffer: MPI writes into it until the request completes.
+    __slots__ = ("buffer", "request")
+
+    def __init__(self, request: Any, buffer: Any) -> None:
+        self.request = request
+        self.buffer = buffer
+
+    def wait(self) -> None:
+        self.request.Wait()
+        self.buffer = None
 
 
 def import_mpi() -> Any:
@@ -192,21 +249,56 @@ class Modelled:
         self.cuda_aware = inner.cuda_aware
         self.library = f"{inner.library} + modelled {network}"
         self.seconds = 0.0
+        self._link_free = 0.0
 
     def allreduce(self, buffer: Any) -> None:
+        self.start_allreduce(buffer).wait()
+
+    def start_allreduce(self, buffer: Any) -> Pending:
         begin = time.perf_counter()
-        self.inner.allreduce(buffer)
-        if self._scale != 1:
-            buffer *= self._scale
-        left = self.network.allreduce_seconds(buffer.nbytes, self.size)
-        left -= time.perf_counter() - begin
-        if left > 0:
-            time.sleep(left)
+        inner = start_allreduce(self.inner, buffer)
+        # One link: an exchange starts moving bytes once the one before it is through.
+        start = max(begin, self._link_free)
+        self._link_free = start + self.network.allreduce_seconds(buffer.nbytes, self.size)
         self.seconds += time.perf_counter() - begin
+        return _ModelledPending(self, inner, buffer, self._link_free)
 
     def abort(self, code: int = 1) -> NoReturn:
         self.inner.abort(code)
         raise SystemExit(code)
+
+
+class _ModelledPending:
+    __slots__ = ("buffer", "deadline", "inner", "owner")
+
+    def __init__(self, owner: Modelled, inner: Pending, buffer: Any, deadline: float) -> None:
+        self.owner = owner
+        self.inner = inner
+        self.buffer = buffer
+        self.deadline = deadline
+
+    def wait(self) -> None:
+        begin = time.perf_counter()
+        self.inner.wait()
+        if self.owner._scale != 1:
+            self.buffer *= self.owner._scale
+        sleep_until(self.deadline)
+        self.owner.seconds += time.perf_counter() - begin
+
+
+# time.sleep oversleeps by 50-150 us here (timer slack, a VM's wake-up): sleep to this
+# much before the deadline, then yield until it, so a modelled exchange is not longer
+# than modelled (each bucket would pay the error once).
+_SLEEP_MARGIN = 200e-6
+
+
+def sleep_until(deadline: float) -> None:
+    """Return at ``deadline`` (a ``time.perf_counter`` value), not much later."""
+    left = deadline - time.perf_counter()
+    if left > _SLEEP_MARGIN:
+        time.sleep(left - _SLEEP_MARGIN)
+    while time.perf_counter() < deadline:
+        time.sleep(0)  # lets other threads have the GIL and the core
 
 
 class Single:

@@ -8,17 +8,22 @@ It bundles the communicator and the choices of a data-parallel run:
   graph's ``AR`` tasks reduce (``bucket_bytes``: 0 = one bucket per layer, None = one
   for the whole model; by default ``BUCKET_BYTES`` with ``overlap``, else one bucket: a
   blocking call per step, not per layer);
-- ``devices()``: ``{COMM_DEVICE: CommDevice()}`` when ``overlap`` is on, so ``AR`` tasks
-  run on the communicator's stream and overlap the backward pass; ``ar_device`` is where
-  they are placed (the host when overlap is off: each ``AR`` blocks its worker);
-- with ``overlap``, an ``MPICommunicator`` polls (``POLL_SECONDS``, or
-  ``$TFNN_MPI_POLL``; 0 = MPI's spinning wait) rather than spin beside the compute;
+- ``overlap``: the exchange of upper layers runs while lower layers' gradients are
+  computed. How depends on where the ranks compute (``attach`` decides from the backend):
+  a CPU rank starts a non-blocking allreduce in its ``AR`` task and waits in an ``AW``
+  task after the backward pass (``split``: the one worker never hands off to a thread);
+  a GPU rank, whose worker only launches kernels, puts its ``AR`` tasks on the
+  communicator's stream (``devices()``: ``{COMM_DEVICE: CommDevice()}``), whose thread
+  polls MPI (``POLL_SECONDS`` or ``$TFNN_MPI_POLL``; 0 = MPI's spinning wait) rather than
+  spin beside the host's work. ``ar_device`` is where ``AR`` tasks are placed. Overlap
+  off: each ``AR`` blocks its worker;
 - ``reduce_values(values)``: sums of host numbers over all ranks (the loss, evaluation
   counts) through the same stream, so each rank issues every collective from one thread
   in one order;
 - ``is_root`` (rank 0 prints and writes), ``trace_path``, ``fail`` (report and abort).
 
-State: the communicator, ``overlap``, ``bucket_bytes`` and the open ``CommDevice``.
+State: the communicator, ``overlap``, ``split``, ``bucket_bytes`` and the open
+``CommDevice``.
 """
 
 from __future__ import annotations
@@ -63,13 +68,9 @@ class DataParallel:
         if isinstance(bucket_bytes, str):
             bucket_bytes = BUCKET_BYTES if overlap else None
         self.bucket_bytes = bucket_bytes
+        self.split = False
         self._device: CommDevice | None = None
         self.last_reducer: GradientReducer | None = None
-        mpi = getattr(communicator, "inner", communicator)  # under a Modelled network too
-        if overlap and isinstance(mpi, MPICommunicator) and mpi.poll is None:
-            # Measured with 2 ranks on 2 busy cores: 5.6k against 4.8k samples/s when the
-            # stream's thread sleeps between tests instead of spinning in MPI's wait.
-            mpi.poll = float(os.environ.get("TFNN_MPI_POLL", POLL_SECONDS))
 
     @classmethod
     def create(
@@ -89,7 +90,7 @@ class DataParallel:
 
     @property
     def ar_device(self) -> str:
-        return COMM_DEVICE if self.overlap else "cpu"
+        return COMM_DEVICE if self.overlap and not self.split else "cpu"
 
     def shard(self, batches: Batches) -> ShardedBatches:
         return ShardedBatches(batches, self.rank, self.size)
@@ -105,16 +106,23 @@ class DataParallel:
 
     def attach(self, work: Any, backend: Any) -> None:
         """Make ``work`` (a ``StepWork`` over sharded batches) reduce over the ranks."""
+        self.split = self.overlap and str(getattr(backend, "device", "cpu")).startswith("cpu")
         work.reducer = self.reducer(work.params, work.indices, backend)
         work.reduce_device = self.ar_device
+        work.reduce_split = self.split
         work.reduce_values = self.reduce_values
 
     def devices(self) -> dict[str, CommDevice]:
         """The communicator's device, opened for one run (``close`` ends it)."""
-        if not self.overlap:
+        if self.ar_device != COMM_DEVICE:
             return {}
         if self._device is None:
             self._device = CommDevice()
+            mpi = getattr(self.communicator, "inner", self.communicator)  # Modelled too
+            if isinstance(mpi, MPICommunicator) and mpi.poll is None:
+                # Measured with 2 ranks on 2 busy cores: 5.6k against 4.8k samples/s when
+                # the stream's thread sleeps between tests instead of spinning in MPI's wait.
+                mpi.poll = float(os.environ.get("TFNN_MPI_POLL", POLL_SECONDS))
         return {COMM_DEVICE: self._device}
 
     def reduce_values(self, values: Sequence[float]) -> list[float]:

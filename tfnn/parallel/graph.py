@@ -15,7 +15,15 @@ do. The chain of ``AR`` tasks makes every rank issue its collectives in the same
 whatever the worker count (MPI matches collectives by order). The updates wait for the
 last weight gradient and run top-down: a worker that reaches an update waits for its
 reduction, and by then the upper buckets' reductions are the oldest in the stream's
-queue. With ``device`` the host (overlap off), each ``AR`` blocks its worker instead.
+queue. With ``device`` the host, each ``AR`` blocks its worker (overlap off), or, with
+``split`` (overlap on a CPU rank), ``AR(b)`` only *starts* a non-blocking allreduce and a
+wait task ``AW(b)`` ends it::
+
+    AR(b) -> AW(b) -> U(i) ...        AR(last) -> AW(b)
+
+so the one worker goes on with the backward pass of lower layers while the network moves
+the upper layers' bytes, with no thread hand-off (measured: a hand-off to the stream's
+thread costs a CPU rank more than it hides).
 """
 
 from __future__ import annotations
@@ -34,23 +42,34 @@ def wire_allreduce(
     updates: dict[int, Any],
     device: str,
     suffix: str = "",
+    split: bool = False,
 ) -> list[Any]:
     """Add and connect the allreduce tasks (module docstring); return them."""
     reductions: list[Any] = []
+    waits: list[Any] = []
+    last_weight = weights[min(weights)] if weights else None
     for b, layers in enumerate(reducer.buckets):
         present = [i for i in layers if i in weights]
         if not present:
             continue
-        task = flow.emplace(partial(reducer.reduce, b), name=f"AR{b}{suffix}", device=device)
+        body = reducer.start if split else reducer.reduce
+        task = flow.emplace(partial(body, b), name=f"AR{b}{suffix}", device=device)
         for i in present:
             weights[i].precede(task)
         if reductions:
             reductions[-1].precede(task)
-        task.precede(*(updates[i] for i in present))
         reductions.append(task)
+        if split:
+            task = flow.emplace(partial(reducer.finish, b), name=f"AW{b}{suffix}", device=device)
+            waits.append(task)
+        task.precede(*(updates[i] for i in present))
+    if waits:
+        # Waits come once every exchange has started, which is after the whole backward
+        # pass (the lowest layer is in the last bucket): until then the worker computes.
+        reductions[-1].precede(*waits)
     order = sorted(updates, reverse=True)
-    if order:
-        weights[min(weights)].precede(updates[order[0]])
+    if order and last_weight is not None:
+        last_weight.precede(updates[order[0]])
     for upper, lower in pairwise(order):
         updates[upper].precede(updates[lower])
     return reductions

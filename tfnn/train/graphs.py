@@ -156,7 +156,9 @@ def add_backward(
         if i > 0:
             dy_from = grad
     if work.reducer is not None and weights:
-        wire_allreduce(flow, work.reducer, weights, updates, work.reduce_device, suffix)
+        wire_allreduce(
+            flow, work.reducer, weights, updates, work.reduce_device, suffix, work.reduce_split
+        )
     if dy_from is not None and dy_from is not after and not dy_from.successors:
         sinks.append(dy_from)
     return sinks, dy_from

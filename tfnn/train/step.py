@@ -30,8 +30,9 @@ Data parallelism (``tfnn.parallel``): ``batches`` may be one rank's ``ShardedBat
 ``prefetch`` then also takes the rank's ``share`` of the global batch, and ``loss``
 weights the loss and its gradient by it, so the sum over ranks is the global batch's
 mean. ``reducer`` (set by ``DataParallel.attach``) makes the graphs add allreduce tasks
-between each weight gradient and its update (on ``reduce_device``), and
-``reduce_values`` sums the loss over the ranks before anyone reads it.
+between each weight gradient and its update (on ``reduce_device``; ``reduce_split``: a
+start and a wait task), and ``reduce_values`` sums the loss over the ranks before anyone
+reads it.
 
 Deferral (the ``pipelined`` graph): ``loss(deferred_layers)`` marks layers whose weight
 gradient and update run in the *next* step, through ``deferred_weight(i)`` and
@@ -108,6 +109,7 @@ class StepWork:
         self._share_of: Callable[[int], float] | None = getattr(batches, "share", None)
         self.reducer: Any = None
         self.reduce_device = "cpu"
+        self.reduce_split = False
         self.reduce_values: Callable[[list[float]], list[float]] | None = None
 
     def prefetch(self) -> None:
