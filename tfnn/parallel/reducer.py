@@ -14,14 +14,13 @@ deterministic for a given rank count.
 Each rank's gradients are already weighted by its share of the global batch (the loss
 is, see ``tfnn.parallel.sharding``), so the sum is the global batch's gradient.
 
-Device arrays: when the communicator is not CUDA-aware, the packed buffer is copied to
-the host (``backend.to_numpy``), reduced there and copied back (``backend.asarray``);
-the copies run on the communicator's stream thread (with the parameters' GPU current),
-after the event of the weight gradient it waits on. The host buffer is ordinary
-(pageable) memory: a pinned one would make the copies asynchronous, but the stream's
-thread waits for them anyway before the allreduce. A fresh buffer per reduction: the
-optimizer may keep the gradient it is given (a momentum buffer starts as the first
-gradient).
+Device arrays: when the communicator is not CUDA-aware, the packed buffer goes through
+host memory (``tfnn.parallel.staging.HostStaging``: one page-locked buffer per bucket,
+reused every step, filled and emptied by asynchronous copies on a stream of the
+parameters' GPU), reduced there, and copied into a fresh device array (the optimizer
+may keep the gradient it is given: a momentum buffer starts as the first gradient). The
+copies run on the communicator's stream thread, with the parameters' GPU current, after
+the event of the weight gradient it waits on.
 
 State: the buckets (tuples of layer indices), per layer the parameter indices, the
 started exchanges (bucket -> pending allreduce and its buffer), and ``seconds``/``calls``
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from tfnn.parallel.communicator import Pending, start_allreduce
+from tfnn.parallel.staging import HostStaging
 
 
 def make_buckets(layer_bytes: dict[int, int], bucket_bytes: int | None) -> list[tuple[int, ...]]:
@@ -97,6 +97,7 @@ class GradientReducer:
         self.seconds = 0.0
         self.calls = 0
         self._pending: dict[int, tuple[Pending, Any]] = {}
+        self._staging: HostStaging | None = None  # made at the first staged reduction
 
     def reduce(self, bucket: int) -> None:
         """Sum bucket ``bucket``'s gradients over all ranks, in place of each ``grad``."""
@@ -110,7 +111,7 @@ class GradientReducer:
             grads = [self.params[j].grad for i in self.buckets[bucket] for j in self.indices[i]]
             xp = self.backend.xp
             flat = xp.concat([xp.reshape(g, (-1,)) for g in grads])
-            buffer = self.backend.to_numpy(flat) if self.staged else flat
+            buffer = self._host_staging().to_host(bucket, flat) if self.staged else flat
             begin = time.perf_counter()
             self._pending[bucket] = (start_allreduce(self.communicator, _raw(buffer)), buffer)
             self.seconds += time.perf_counter() - begin
@@ -123,7 +124,7 @@ class GradientReducer:
             begin = time.perf_counter()
             pending.wait()
             self.seconds += time.perf_counter() - begin
-            flat = self.backend.asarray(buffer) if self.staged else buffer
+            flat = self._host_staging().to_device(bucket) if self.staged else buffer
             xp = self.backend.xp
             offset = 0
             for i in self.buckets[bucket]:
@@ -132,6 +133,15 @@ class GradientReducer:
                     n = _size(g)
                     self.params[j].grad = xp.reshape(flat[offset : offset + n], g.shape)
                     offset += n
+
+    def _host_staging(self) -> HostStaging:
+        if self._staging is None:
+            sizes = [
+                sum(_size(self.params[j].value) for i in layers for j in self.indices[i])
+                for layers in self.buckets
+            ]
+            self._staging = HostStaging(self.backend, sizes)
+        return self._staging
 
     def reduce_all(self) -> None:
         """Every bucket in the fixed order (the sequential strategy, and tests)."""
