@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check: every GPU test and benchmark of tfnn in one call, on a machine with an
-# NVIDIA GPU, in under 9 minutes (the per-step timeouts below add up to 495 s).
+# NVIDIA GPU, in under 9 minutes (the per-step timeouts below add up to 535 s).
 #
 #   bash bench/gpu_check.sh [--dry-run] [--only STEP,STEP...]
 #
@@ -21,7 +21,7 @@
 #
 # and run the check through the device tool as
 #
-#   run(command="OUT=$OUT bash bench/gpu_check.sh", carry=[".whl"], timeout_s=540)
+#   run(command="OUT=$OUT bash bench/gpu_check.sh", carry=[".whl"], timeout_s=580)
 #
 # Steps (to add one: a line in main() with a name, a timeout in seconds and a command):
 #   gpu     nvidia-smi: the card, its driver and memory
@@ -33,6 +33,9 @@
 #   mpi     `mpiexec -n 2 tfnn train --backend cupy --distributed mpi`: data parallel on the
 #           GPUs (rank r on cuda:(r mod count)), gradients staged through host memory unless
 #           the MPI is CUDA-aware; "skipped" in its log without mpi4py or mpiexec
+#   nccl    the same with `--distributed nccl` (gradients GPU to GPU through cupy's NCCL);
+#           "skipped" in its log, with the reason, without NCCL or with fewer than 2 GPUs
+#           (NCCL refuses two ranks on one GPU)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -93,20 +96,34 @@ install_deps() {
     "${PYTHON}" -m tfnn info
 }
 
+# mpi_check MODE: 2 ranks of tfnn train on cupy with --distributed MODE (mpi or nccl).
 mpi_check() {
-    local mpiexec
+    local mode="${1:-mpi}" mpiexec
     mpiexec="$(dirname "$(command -v "${PYTHON}")")/mpiexec"
     [[ -x "${mpiexec}" ]] || mpiexec="$(command -v mpiexec)"
     if ! "${PYTHON}" -c "import mpi4py" 2>/dev/null || [[ -z "${mpiexec}" ]]; then
         echo "skipped: no mpi4py or mpiexec here (pip install 'tfnn[mpi]')"
         return 0
     fi
+    if [[ "${mode}" == nccl ]]; then
+        local why
+        why="$("${PYTHON}" -c "$(printf '%s\n' \
+            'from tfnn.parallel.nccl import nccl_status' \
+            'import importlib' \
+            'why = nccl_status()' \
+            'gpus = 0 if why else importlib.import_module("cupy").cuda.runtime.getDeviceCount()' \
+            'print(why or (f"{gpus} GPU here, 2 ranks need 2" if gpus < 2 else ""))')" 2>&1)"
+        if [[ -n "${why}" ]]; then
+            echo "skipped: ${why}"
+            return 0
+        fi
+    fi
     local extra=()
     if "${mpiexec}" --version 2>&1 | grep -q "Open MPI"; then
         extra=(--oversubscribe --allow-run-as-root)
     fi
     "${mpiexec}" "${extra[@]}" -n 2 "${PYTHON}" -m tfnn train --backend cupy \
-        --distributed mpi --epochs 2 --eval-every 20 --trace "${OUT}/mpi-trace.json"
+        --distributed "${mode}" --epochs 2 --eval-every 20 --trace "${OUT}/${mode}-trace.json"
 }
 
 main() {
@@ -120,7 +137,8 @@ main() {
     run_step bench 190 "${PYTHON}" -m tfnn bench --backends numpy,cupy \
         --strategies condition --models mlp,taskflow-mnist --batch-sizes 128,1024 \
         --streams 1,4 --steps 50 --repeats 3 --out "${OUT}/bench"
-    run_step mpi 45 bash -c mpi_check
+    run_step mpi 45 bash -c "mpi_check mpi"
+    run_step nccl 40 bash -c "mpi_check nccl"
 }
 
 export -f install_deps mpi_check

@@ -107,10 +107,12 @@ def _info_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from tfnn.parallel.info import format_mpi, mpi_info
+    from tfnn.parallel.info import format_mpi, format_nccl, mpi_info
+    from tfnn.parallel.nccl import nccl_status
 
     print(format_backends(describe_backends()))
     print(format_mpi(mpi_info()))
+    print(format_nccl(nccl_status()))
     return 0
 
 

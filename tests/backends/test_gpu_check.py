@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "gpu_check.sh"
-STEPS = ["gpu", "deps", "tests", "streams", "bench", "mpi"]
+STEPS = ["gpu", "deps", "tests", "streams", "bench", "mpi", "nccl"]
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bash") is None or shutil.which("timeout") is None,
@@ -47,6 +47,7 @@ def test_failing_steps_do_not_stop_the_others_and_the_exit_says_so(tmp_path):
         "streams": "failed (exit 1)",  # bench/streams.py without cupy
         "bench": "skipped",
         "mpi": "skipped",
+        "nccl": "skipped",
     }
     out = tmp_path / "out"
     assert "no NVIDIA driver (stub)" in (out / "gpu.log").read_text()

@@ -34,6 +34,7 @@ def _one_error_line(result) -> str:
         (["--epochs", "0"], "--epochs"),
         (["--resume"], "--checkpoint"),
         (["--backend", "nonesuch"], "tfnn info"),
+        (["--distributed", "nccl"], "use --backend cupy"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
 )

@@ -1,6 +1,9 @@
 """Stand-ins for cupy (with cupyx and cupy.cuda.nccl) and torch.cuda that log what a CUDA
 program would enqueue, for the GPU parts of ``tfnn.parallel`` (no GPU in CI).
 
+``FakeNccl`` sums for real: the ranks are threads, each ``allReduce`` meets the others'
+at a barrier when its stream is synchronised (``ThreadWorld`` is their ``COMM_WORLD``).
+
 An asynchronous copy is *queued* on its stream and its bytes move only when that stream
 is synchronised, as on a GPU where the host reads a buffer too early if it does not wait:
 a missing synchronize shows up as stale bytes, not only as a missing log entry. Every
@@ -27,6 +30,7 @@ class Gpu:
         self.devices = devices
         self.local = threading.local()
         self.ids = itertools.count(10)
+        self.streams: dict[int, Stream] = {}
         self.default = Stream(self, ptr=0)
 
     def device(self) -> int:
@@ -42,6 +46,7 @@ class Stream:
         self.ptr = next(gpu.ids) if ptr is None else ptr
         self.device_id = gpu.device()
         self.pending: list[Any] = []
+        gpu.streams[self.ptr] = self
 
     def enqueue(self, what: tuple, work: Any) -> None:
         self.gpu.log.append(what)
@@ -93,6 +98,7 @@ class Memory:
 
     def __init__(self, array: CupyArray) -> None:
         self.array = array
+        self.ptr = array.host.ctypes.data
 
     def copy_to_host_async(self, dst: ctypes.c_void_p, size: int, stream: Stream) -> None:
         src = self.array.host.ctypes.data
@@ -117,6 +123,9 @@ class CupyArray:
             host.nbytes,
         )
 
+    def get(self) -> np.ndarray:
+        return self.host.copy()
+
 
 def fake_cupy(gpu: Gpu, nccl: Any = None) -> tuple[Any, Any]:
     """``(cupy, cupyx)`` over ``gpu``; ``nccl`` becomes ``cupy.cuda.nccl``."""
@@ -128,6 +137,7 @@ def fake_cupy(gpu: Gpu, nccl: Any = None) -> tuple[Any, Any]:
     cupy = SimpleNamespace(
         __version__="fake",
         ndarray=CupyArray,
+        asarray=lambda a: CupyArray(gpu, np.array(a)),
         empty=lambda shape, dtype: CupyArray(gpu, np.full(shape, np.nan, dtype)),
         cuda=SimpleNamespace(
             Device=lambda index=0: Device(gpu, index),
@@ -195,3 +205,88 @@ class FakeTorch:
         if pin_memory:
             self.gpu.log.append(("pinned", n))
         return Tensor(self, np.full(n, np.nan, dtype), device, pin_memory)
+
+
+class _Group:
+    """The ranks of one NCCL unique id: buffers meet at a barrier, summed in rank order."""
+
+    def __init__(self, size: int) -> None:
+        self.barrier = threading.Barrier(size, timeout=10)
+        self.buffers: list[Any] = [None] * size
+
+    def allreduce(self, rank: int, view: np.ndarray) -> None:
+        self.buffers[rank] = view.copy()
+        self.barrier.wait()
+        total = self.buffers[0].copy()
+        for other in self.buffers[1:]:
+            total += other
+        self.barrier.wait()
+        view[...] = total
+
+
+class FakeNccl:
+    """``cupy.cuda.nccl`` over ``gpu``; ``available`` as cupy reports it."""
+
+    NCCL_FLOAT32, NCCL_FLOAT64, NCCL_SUM = "f32", "f64", "sum"
+
+    def __init__(self, gpu: Gpu, available: bool = True) -> None:
+        self.gpu = gpu
+        self.available = available
+        self.groups: dict[str, _Group] = {}
+        self.lock = threading.Lock()
+        nccl = self
+
+        class NcclCommunicator:
+            def __init__(self, size: int, unique_id: str, rank: int) -> None:
+                with nccl.lock:
+                    self.group = nccl.groups.setdefault(unique_id, _Group(size))
+                self.rank = rank
+                nccl.gpu.log.append(("nccl-init", size, unique_id, rank, nccl.gpu.device()))
+
+            def allReduce(self, send, recv, count, dtype, op, stream) -> None:
+                assert send == recv and op == "sum"
+                c_type = ctypes.c_float if dtype == "f32" else ctypes.c_double
+                view = np.ctypeslib.as_array((c_type * count).from_address(recv))
+                work = lambda: self.group.allreduce(self.rank, view)  # noqa: E731
+                nccl.gpu.streams[stream].enqueue(("allreduce", stream, count, dtype), work)
+
+        self.NcclCommunicator = NcclCommunicator
+
+    def get_unique_id(self) -> str:
+        return f"id-{next(self.gpu.ids)}"
+
+    def get_version(self) -> int:
+        return 21803
+
+
+class ThreadWorld:
+    """``COMM_WORLD`` for ``size`` threads: ``bcast`` from rank 0, ``Abort`` logged."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.barrier = threading.Barrier(size, timeout=10)
+        self.value: Any = None
+        self.aborted: list[int] = []
+
+    def member(self, rank: int) -> Any:
+        world = self
+
+        class Member:
+            def Get_rank(self) -> int:
+                return rank
+
+            def Get_size(self) -> int:
+                return world.size
+
+            def bcast(self, value: Any, root: int = 0) -> Any:
+                if rank == root:
+                    world.value = value
+                world.barrier.wait()
+                got = world.value
+                world.barrier.wait()
+                return got
+
+            def Abort(self, code: int) -> None:
+                world.aborted.append(code)
+
+        return Member()

@@ -136,7 +136,7 @@ def test_resolve_modes():
     assert resolve(None) is None and resolve("none") is None
     assert resolve("auto") is None  # no launcher in the test run
     with pytest.raises(DistributedError, match="unknown distributed mode"):
-        resolve("nccl")
+        resolve("gloo")
     with pytest.raises(DistributedError, match="neither a mode nor a communicator"):
         resolve(42)
     group = ThreadGroup(2)

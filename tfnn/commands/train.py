@@ -109,8 +109,9 @@ def _where_arguments(where: argparse._ArgumentGroup) -> None:
         "--distributed",
         choices=DISTRIBUTED_CHOICES,
         default="auto",
-        help="data parallel over MPI: auto (when launched as several ranks, the default), "
-        "mpi (require it) or none (one process)",
+        help="data parallel: auto (when launched as several ranks, the default: NCCL for "
+        "cupy on GPUs where cupy has it, else MPI), mpi (require MPI), nccl (require NCCL: "
+        "cupy ranks) or none (one process)",
     )
 
 

@@ -28,9 +28,11 @@ sum of a contiguous float array over all ranks, in the same order on every rank)
 ``start_allreduce(comm, buffer)`` starts an exchange on any communicator (one without
 ``start_allreduce`` does it at once and returns a finished ``Pending``).
 
-``resolve(distributed)`` turns the Trainer's/CLI's choice into a communicator or None:
-``"auto"`` uses MPI when a launcher started more than one rank, ``"mpi"`` requires it,
-``None``/``"none"`` is a single process, and an object with ``allreduce`` is used as is.
+``resolve(distributed, backend)`` turns the Trainer's/CLI's choice into a communicator or
+None: ``"auto"`` uses NCCL (``tfnn.parallel.nccl``) for a cupy backend on a GPU where
+cupy has NCCL, else MPI, when a launcher started more than one rank; ``"mpi"`` and
+``"nccl"`` require theirs; ``None``/``"none"`` is a single process, and an object with
+``allreduce`` is used as is.
 """
 
 from __future__ import annotations
@@ -316,22 +318,30 @@ class Single:
         raise SystemExit(code)
 
 
-DISTRIBUTED_CHOICES = ("auto", "mpi", "none")
+DISTRIBUTED_CHOICES = ("auto", "mpi", "nccl", "none")
 
 
-def resolve(distributed: Any) -> Any | None:
-    """The communicator for a ``distributed`` choice, or None for a single process.
+def resolve(distributed: Any, backend: Any = None) -> Any | None:
+    """The communicator for a ``distributed`` choice on ``backend`` (NCCL needs a cupy
+    one), or None for a single process.
 
     Example::
 
         resolve("auto")   # None alone; an MPICommunicator under `mpiexec -n 2`
     """
+    # nccl builds on this module: imported here, not at the top.
+    from tfnn.parallel import nccl
+
     if distributed is None or distributed == "none":
         return None
     if distributed == "auto":
-        return MPICommunicator() if placement().size > 1 else None
-    if distributed == "mpi":
-        comm = MPICommunicator()
+        if placement().size < 2:
+            return None
+        if nccl.nccl_usable(backend):
+            return nccl.NcclCommunicator(backend.device)
+        return MPICommunicator()
+    if distributed in ("mpi", "nccl"):
+        comm = MPICommunicator() if distributed == "mpi" else nccl.nccl_communicator(backend)
         return comm if comm.size > 1 else None
     if isinstance(distributed, str):
         raise DistributedError(

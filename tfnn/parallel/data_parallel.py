@@ -74,12 +74,18 @@ class DataParallel:
 
     @classmethod
     def create(
-        cls, distributed: Any, *, overlap: bool = True, bucket_bytes: int | str | None = "auto"
+        cls,
+        distributed: Any,
+        *,
+        overlap: bool = True,
+        bucket_bytes: int | str | None = "auto",
+        backend: Any = None,
     ) -> DataParallel | None:
-        """A ``DataParallel`` for a ``distributed`` choice (see ``resolve``), or None."""
+        """A ``DataParallel`` for a ``distributed`` choice on ``backend`` (see ``resolve``),
+        or None."""
         if isinstance(distributed, DataParallel):
             return distributed
-        communicator = resolve(distributed)
+        communicator = resolve(distributed, backend)
         if communicator is None:
             return None
         return cls(communicator, overlap=overlap, bucket_bytes=bucket_bytes)

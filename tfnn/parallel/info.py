@@ -1,7 +1,8 @@
-"""What ``tfnn info`` says about MPI: the library, its version, and CUDA-awareness.
+"""What ``tfnn info`` says about MPI (the library, its version, CUDA-awareness) and NCCL.
 
 Importing mpi4py's ``MPI`` initialises MPI, which is cheap alone (no launcher: a
-singleton job of one rank), so ``mpi_info`` does it only when asked.
+singleton job of one rank), so ``mpi_info`` does it only when asked. ``format_nccl``
+imports cupy only where it is installed.
 """
 
 from __future__ import annotations
@@ -51,3 +52,10 @@ def format_mpi(info: MPIInfo) -> str:
     launched = f"{info.ranks} ranks under {info.launcher}" if info.launcher else "no launcher"
     aware = "yes" if info.cuda_aware else "no (GPU gradients staged through host memory)"
     return f"mpi: {info.library}, mpi4py {info.mpi4py}, CUDA-aware: {aware}; {launched}"
+
+
+def format_nccl(reason: str | None) -> str:
+    """The ``tfnn info`` line for NCCL; ``reason`` (``nccl_status()``) is None when usable."""
+    if reason is None:
+        return "nccl: yes, through cupy (--distributed nccl, or auto on cupy GPUs)"
+    return f"nccl: no ({reason})"

@@ -17,11 +17,11 @@
    thread caps, trace, errors; the runners are in ``tfnn.train.graphs``).
 
 Data parallel (``distributed``, see ``tfnn.parallel``): launched as one of several MPI
-ranks (``"auto"``, the default) or told so (``"mpi"``, a communicator, a
-``DataParallel``), each rank trains on its slice of every global batch (``batch_size``
-stays global) with allreduce tasks in the graph; BLAS threads default to this rank's
-share of the node's cores; evaluation is sharded and its counts summed; rank 0 alone
-writes checkpoints and calls ``on_evaluation``/``on_step``; a trace goes to one file per
+ranks (``"auto"``, the default) or told so (``"mpi"``, ``"nccl"`` for cupy ranks, a
+communicator, a ``DataParallel``), each rank trains on its slice of every global batch
+(``batch_size`` stays global) with allreduce tasks in the graph; BLAS threads default to
+this rank's share of the node's cores; evaluation is sharded and its counts summed; rank 0
+alone writes checkpoints and calls ``on_evaluation``/``on_step``; a trace goes to one file per
 rank (``t.json``, ``t.rank1.json``, ...); a failure on one rank aborts the job.
 """
 
@@ -103,7 +103,7 @@ class Trainer:
         # on 2 ranks x 1 core (bench/distributed.py, 784-256-128-10), overlap on ran 25.6k
         # samples/s against 50.1k for one blocking allreduce per step.
         self.parallel = DataParallel.create(
-            distributed, overlap=not self.backend.device.startswith("cpu")
+            distributed, overlap=not self.backend.device.startswith("cpu"), backend=self.backend
         )
         if self.parallel is not None and strategy == "pipelined":
             raise InvalidArgument(
