@@ -10,7 +10,8 @@ interleaved runs, medians and ratios, "too short to compare"), ``workload`` (net
 initial weights, data, the training ``Workload``), ``references`` (the numpy and PyTorch
 loops), ``contenders`` (who runs and how one run is warmed up and timed), ``guard`` (same
 weights before any timing), ``overhead`` (executor cost per task, and the no-op graphs
-bench/executor.py times too), ``report`` (machine facts, table, JSON, plots) and ``command``
+bench/executor.py times too), ``ranks`` (``--ranks``: data-parallel contenders, each run
+an ``mpiexec`` job), ``report`` (machine facts, table, JSON, plots) and ``command``
 (the ``tfnn bench`` arguments). Importing this package imports nothing heavy, so the CLI
 stays light.
 

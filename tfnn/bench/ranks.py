@@ -107,8 +107,9 @@ def run_ranks(contender: TrainingContender, workload: Workload) -> Run:
         with open(folder / "job.pickle", "wb") as job:
             pickle.dump((contender, workload), job)
         argv = ["-m", "tfnn.bench.ranks", text]
-        # mpiexec keeps the working folder, so `-m` finds the tfnn this process runs
-        result = launch(contender.ranks, argv, what=contender.name)
+        # `-m` looks in the working folder first: run where this tfnn is, so it is the one
+        here = Path(sys.modules["tfnn"].__file__ or ".").resolve().parents[1]
+        result = launch(contender.ranks, argv, what=contender.name, cwd=here)
         with np.load(folder / "weights.npz") as saved:
             weights = {name: saved[name] for name in saved.files}
     curve = [(float(t), int(s), float(loss)) for t, s, loss in result["curve"]]
@@ -122,6 +123,7 @@ def launch(
     env: Mapping[str, str] | None = None,
     what: str = "worker",
     timeout: float = TIMEOUT_SECONDS,
+    cwd: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``<python> argv`` under ``mpiexec -n ranks`` (alone for 1 rank) and return the
     dict rank 0 printed after ``RESULT``; a failure is one ``BenchError`` line.
@@ -135,7 +137,9 @@ def launch(
         command = [mpiexec() or "mpiexec", "-n", str(ranks), *command]
     shown = f"{what} (mpiexec -n {ranks})" if ranks > 1 else what
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
+        )
     except subprocess.TimeoutExpired:
         raise BenchError(f"{shown} did not finish within {timeout:.0f} s") from None
     results = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
