@@ -35,7 +35,7 @@ import contextlib
 import functools
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -226,7 +226,7 @@ def _run_tfnn(contender: TrainingContender, workload: Workload, threads: int) ->
     return timed_fit(trainer, workload)
 
 
-def timed_fit(trainer: Any, workload: Workload, before: Any = None) -> Run:
+def timed_fit(trainer: Any, workload: Workload, before: Callable[[], Any] | None = None) -> Run:
     """Train the warm-up steps, call ``before()`` (a barrier across ranks), then time a
     ``fit`` of the workload (module docstring)."""
     warm = workload.warmup()
