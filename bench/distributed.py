@@ -6,20 +6,23 @@ momentum 0.9), for both networks (784-256-128-10 batch 128; 784-64-32-16-8-10 ba
 
 - ``numpy-loop``      the hand-written numpy step, 1 process x 2 BLAS threads;
 - ``tfnn-1``          ``Trainer`` with its defaults, 1 process;
-- ``tfnn-2``          ``Trainer`` on 2 ranks x 1 BLAS thread, overlap on (AR tasks on the
-                      communicator's stream); ``tfnn-2-sync``: overlap off (AR on the worker);
+- ``tfnn-2``          ``Trainer`` on 2 ranks x 1 BLAS thread, overlap on (its default: each
+                      ``AR`` task starts a non-blocking allreduce, ``AW`` waits after the
+                      backward pass); ``tfnn-2-sync``: overlap off (one blocking allreduce);
 - ``ddp-gloo-2``      PyTorch DistributedDataParallel over gloo, 2 ranks x 1 thread;
 - ``mpi4py-loop-2``   the numpy step on half the batch with one blocking Allreduce per step.
 
-A modelled network (``tfnn.parallel.Modelled``: latency + bytes / bandwidth of a ring
-allreduce, slept on the stream's thread after the real one) shows how much of the
-exchange the graph hides: ``tfnn-2@10G`` / ``@100G`` on the 2 real ranks, overlap on and
-off; and N = 2, 4, 8 ranks simulated by *one* process computing B/N samples per step
-(each rank on its own machine: this 2-core machine cannot run 8 ranks side by side), with
+A modelled network (``tfnn.parallel.Modelled``: an exchange ends no earlier than latency +
+bytes / bandwidth of a ring allreduce after it started, one exchange at a time on the
+link) shows how much of the exchange the graph hides: ``tfnn-2@10G`` / ``@100G`` on the 2
+real ranks, overlap on and off; and N = 2, 4, 8 ranks simulated by *one* process
+computing B/N samples per step (each rank on its own machine: this 2-core machine cannot
+run 8 ranks side by side), with
 ``sim-N`` the compute alone (no network) for reference.
 
 Reported per contender: median samples/s (the global batch), ratios, and the allreduce
-seconds per step (time inside the allreduce, waiting for the partner included).
+seconds per step a rank spends starting and waiting for its exchanges (the part of the
+exchange not hidden, waiting for the partner included).
 
     python bench/distributed.py [--data-dir ../shared/data/mnist] [--rounds 3] \
         [--out bench/results/distributed.json]
@@ -310,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--models", nargs="+", default=list(WORKLOADS))
     run.add_argument("--sim-ranks", nargs="*", type=int, default=[2, 4, 8])
     run.add_argument("--out", default=str(Path(__file__).parent / "results/distributed.json"))
+    run.add_argument("--note", default="", help="how busy the machine was, for the JSON")
     work = sub.add_parser("worker", help="one contender's run (the driver starts these)")
     work.add_argument("--kind", choices=("loop", "mpi4py-loop", "ddp", "tfnn"), required=True)
     work.add_argument("--model", choices=list(WORKLOADS), required=True)
@@ -333,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python bench/distributed.py", *given]),
         "started_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(begin)),
         "minutes": (time.time() - begin) / 60,
-        "machine_note": "shared with other agents while measured (noisy)",
+        "machine_note": args.note or "not given (pass --note)",
         "environment": environment(),
         "networks": {k: {"latency_s": v[0], "bandwidth_bps": v[1]} for k, v in NETWORKS.items()},
         "results": results,

@@ -6,8 +6,9 @@ sample and writes what the test compares into the folder ``OUT``: rank 0 the wei
 test process for the single-process reference (``distributed=None``).
 
 Cases: ``weights`` (every strategy that supports data parallelism, repeated, two
-workers, an uneven split, overlap off with one bucket), ``stops`` (target accuracy and a
-divergence seen by one rank only), ``checkpoint`` (train with a checkpoint and a trace),
+workers, an uneven split, overlap off with one bucket, overlap on the communicator's
+stream as GPU ranks do), ``stops`` (target accuracy and a divergence seen by one rank
+only), ``checkpoint`` (train with a checkpoint and a trace),
 ``fail`` (rank 1's loss task raises), ``kill`` (rank 1 kills itself with SIGKILL after
 a checkpoint), ``long`` (trains until interrupted).
 """
@@ -103,9 +104,9 @@ def weight_runs(distributed: Any) -> dict[str, dict[str, np.ndarray]]:
     runs["one-bucket-sync"] = weights(train(one_bucket, "condition")[0])
     overlapped = distributed
     if distributed is not None:
-        # Overlap on (the GPU default), AR tasks on the communicator's stream, in buckets.
-        overlapped = DataParallel(MPICommunicator(), overlap=True)
-    runs["overlap-buckets"] = weights(train(overlapped, "condition")[0])
+        # Overlap on as GPU ranks do it: AR tasks on the communicator's stream, in buckets.
+        overlapped = DataParallel(MPICommunicator(), overlap=True, stream=True)
+    runs["overlap-stream"] = weights(train(overlapped, "condition")[0])
     return runs
 
 

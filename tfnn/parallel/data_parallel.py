@@ -15,8 +15,9 @@ It bundles the communicator and the choices of a data-parallel run:
   a GPU rank, whose worker only launches kernels, puts its ``AR`` tasks on the
   communicator's stream (``devices()``: ``{COMM_DEVICE: CommDevice()}``), whose thread
   polls MPI (``POLL_SECONDS`` or ``$TFNN_MPI_POLL``; 0 = MPI's spinning wait) rather than
-  spin beside the host's work. ``ar_device`` is where ``AR`` tasks are placed. Overlap
-  off: each ``AR`` blocks its worker;
+  spin beside the host's work (``stream=True``/``False`` forces one way or the other).
+  ``ar_device`` is where ``AR`` tasks are placed. Overlap off: each ``AR`` blocks its
+  worker;
 - ``reduce_values(values)``: sums of host numbers over all ranks (the loss, evaluation
   counts) through the same stream, so each rank issues every collective from one thread
   in one order;
@@ -59,12 +60,20 @@ class DataParallel:
     """
 
     def __init__(
-        self, communicator: Any, *, overlap: bool = True, bucket_bytes: int | str | None = "auto"
+        self,
+        communicator: Any,
+        *,
+        overlap: bool = True,
+        bucket_bytes: int | str | None = "auto",
+        stream: bool | None = None,
     ) -> None:
         self.communicator = communicator
         self.rank: int = communicator.rank
         self.size: int = communicator.size
         self.overlap = overlap
+        # How to overlap: None decides by the backend's device (``attach``); True puts the
+        # AR tasks on the communicator's stream, False splits them into start and wait.
+        self.stream = stream
         if isinstance(bucket_bytes, str):
             bucket_bytes = BUCKET_BYTES if overlap else None
         self.bucket_bytes = bucket_bytes
@@ -112,7 +121,8 @@ class DataParallel:
 
     def attach(self, work: Any, backend: Any) -> None:
         """Make ``work`` (a ``StepWork`` over sharded batches) reduce over the ranks."""
-        self.split = self.overlap and str(getattr(backend, "device", "cpu")).startswith("cpu")
+        on_host = str(getattr(backend, "device", "cpu")).startswith("cpu")
+        self.split = self.overlap and not (self.stream if self.stream is not None else not on_host)
         work.reducer = self.reducer(work.params, work.indices, backend)
         work.reduce_device = self.ar_device
         work.reduce_split = self.split
