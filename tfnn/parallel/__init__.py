@@ -1,13 +1,17 @@
 """Data-parallel training over MPI (see DESIGN.md, "Distributed").
 
 Each rank trains the same graph on its slice of every global batch; gradients are summed
-by allreduce tasks on the communicator's own stream (``tfnn.parallel.device``), so the
-exchange overlaps the backward pass. ``nn`` and ``executor`` know nothing of this package.
+by allreduce tasks in that graph (``tfnn.parallel.graph``), so the exchange of upper
+layers overlaps the backward pass of lower ones: on a CPU rank an ``AR`` task starts a
+non-blocking allreduce and an ``AW`` task waits for it after the backward pass; on a GPU
+rank ``AR`` tasks run on the communicator's own stream (``tfnn.parallel.device``).
+``nn`` and ``executor`` know nothing of this package.
 
-Modules: ``launcher`` (rank, local rank, BLAS threads and GPU per rank, from the
-launcher's environment), ``communicator`` (MPI, in-process and modelled-network
-communicators), ``device`` (the communicator's stream), ``sharding`` (the global batch
-split), ``reducer`` (gradient buckets), ``graph`` (the ``AR`` tasks), ``faults`` (one
+Modules: ``launcher`` (BLAS threads per rank, per-rank file names; the placement itself
+is ``tfnn.placement``), ``communicator`` (MPI, in-process and modelled-network
+communicators), ``nccl`` (NCCL through cupy), ``staging`` (pinned host buffers),
+``device`` (the communicator's stream), ``sharding`` (the global batch split),
+``reducer`` (gradient buckets), ``graph`` (the ``AR``/``AW`` tasks), ``faults`` (one
 rank's failure ends the job), ``data_parallel`` (the bundle ``Trainer.fit`` uses),
 ``info`` (what ``tfnn info`` shows).
 """

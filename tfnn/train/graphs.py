@@ -48,9 +48,10 @@ Strategies (all call ``StepWork``'s pieces with the same data flow):
   is run once per epoch.
 
 Data parallel (``work.reducer`` set, see ``tfnn.parallel``): each step's backward gets
-allreduce tasks ``BW(i) -> AR(b) -> U(i)`` (``tfnn.parallel.graph.wire_allreduce``), with
-each weight gradient listed before its input gradient, so the worker starts the upper
-layers' exchange first and computes the rest of the backward pass while it runs;
+allreduce tasks ``BW(i) -> AR(b) -> U(i)`` (``tfnn.parallel.graph.wire_allreduce``; on a
+CPU rank ``AR(b) -> AW(b) -> U(i)``, a start and a wait), with each weight gradient listed
+before its input gradient, so the worker starts the upper layers' exchange first and
+computes the rest of the backward pass while it runs;
 ``sequential`` reduces all buckets after the backward pass; ``pipelined`` does not
 support it (its deferred updates would need their own exchange order).
 
