@@ -2,8 +2,8 @@
 
 Per rank count N > 1 and CPU backend: ``tfnn-<backend>-<strategy>@N-ranks``, ``Trainer``
 with ``distributed=`` an ``MPICommunicator`` and its defaults otherwise (what ``mpiexec -n
-N tfnn train`` runs: workers "auto", the rank's share of the cores for BLAS, overlap off on
-the CPU); and ``mpi4py-loop@N-ranks``, ``AllreduceMLP``: the numpy step of
+N tfnn train`` runs: workers "auto", the rank's share of the cores for BLAS, overlap on);
+and ``mpi4py-loop@N-ranks``, ``AllreduceMLP``: the numpy step of
 ``tfnn.bench.references.NumpyMLP`` on the rank's slice of each batch, one blocking
 ``Allreduce`` of all gradients per step. The global batch is the workload's (sliced as
 ``tfnn.parallel.sharding`` does); samples/s count it, so the rows compare with one process.
