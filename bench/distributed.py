@@ -6,19 +6,21 @@ momentum 0.9), for both networks (784-256-128-10 batch 128; 784-64-32-16-8-10 ba
 
 - ``numpy-loop``      the hand-written numpy step, 1 process x 2 BLAS threads;
 - ``tfnn-1``          ``Trainer`` with its defaults, 1 process;
-- ``tfnn-2``          ``Trainer`` on 2 ranks x 1 BLAS thread, overlap on (its default: each
-                      ``AR`` task starts a non-blocking allreduce, ``AW`` waits after the
-                      backward pass); ``tfnn-2-sync``: overlap off (one blocking allreduce);
+- ``tfnn-2``          ``Trainer`` on 2 ranks x 1 BLAS thread, its default (ranks of one
+                      machine: one blocking allreduce per step); ``tfnn-2-overlap``: overlap
+                      on (each ``AR`` task starts a non-blocking allreduce, ``AW`` waits
+                      after the backward pass);
 - ``ddp-gloo-2``      PyTorch DistributedDataParallel over gloo, 2 ranks x 1 thread;
 - ``mpi4py-loop-2``   the numpy step on half the batch with one blocking Allreduce per step.
 
 A modelled network (``tfnn.parallel.Modelled``: an exchange ends no earlier than latency +
 bytes / bandwidth of a ring allreduce after it started, one exchange at a time on the
 link) shows how much of the exchange the graph hides: ``tfnn-2@10G`` / ``@100G`` on the 2
-real ranks, overlap on and off; and N = 2, 4, 8 ranks simulated by *one* process
-computing B/N samples per step (each rank on its own machine: this 2-core machine cannot
-run 8 ranks side by side), with
-``sim-N`` the compute alone (no network) for reference.
+real ranks, and N = 2, 4, 8 ranks simulated by *one* process computing B/N samples per
+step (each rank on its own machine: this 2-core machine cannot run 8 ranks side by
+side), with ``sim-N`` the compute alone (no network) for reference; each with overlap
+``on`` (whole layers), ``blocks`` (on, layers over 512 KiB sent in blocks of rows:
+``DataParallel(block_bytes=BLOCK_BYTES)``) and ``off``.
 
 Reported per contender: median samples/s (the global batch), ratios, and the allreduce
 seconds per step a rank spends starting and waiting for its exchanges (the part of the
@@ -140,7 +142,8 @@ def _tfnn(args: argparse.Namespace) -> dict[str, Any]:
             comm = Modelled(inner, NetworkModel(latency, bandwidth), size=args.ranks)
         elif args.ranks > inner.size:
             comm = Modelled(inner, NetworkModel(0.0, float("inf")), size=args.ranks)
-        distributed = DataParallel(comm, overlap=args.overlap == "on")
+        overlap = {"auto": None, "on": True, "off": False}[args.overlap]
+        distributed = DataParallel(comm, overlap=overlap, block_bytes=args.block_bytes)
     kwargs: dict[str, Any] = {} if args.default else {"workers": 1, "blas_threads": args.threads}
     trainer = Trainer(
         model,
@@ -188,21 +191,29 @@ def contenders(model: str, sim_ranks: tuple[int, ...]) -> dict[str, tuple[int, l
         "numpy-loop": (1, ["--kind", "loop", "--threads", "2"]),
         "tfnn-1": (1, ["--kind", "tfnn", "--default", "--threads", "2"]),
         "tfnn-2": (2, ["--kind", "tfnn", "--ranks", "2"]),
-        "tfnn-2-sync": (2, ["--kind", "tfnn", "--ranks", "2", "--overlap", "off"]),
+        "tfnn-2-overlap": (2, ["--kind", "tfnn", "--ranks", "2", "--overlap", "on"]),
         "ddp-gloo-2": (2, ["--kind", "ddp"]),
         "mpi4py-loop-2": (2, ["--kind", "mpi4py-loop"]),
     }
     for net in NETWORKS if model == "mlp" else ("10G",):
-        for overlap in ("on", "off"):
-            tail = ["--network", net, "--overlap", overlap]
+        for overlap, tail in OVERLAPS:
+            tail = ["--network", net, *tail]
             runs[f"tfnn-2@{net}-{overlap}"] = (2, ["--kind", "tfnn", "--ranks", "2", *tail])
     for n in sim_ranks:
         runs[f"sim-{n}"] = (1, ["--kind", "tfnn", "--ranks", str(n)])
         for net in NETWORKS if model == "mlp" else ("10G",):
-            for overlap in ("on", "off"):
-                tail = ["--network", net, "--overlap", overlap]
+            for overlap, tail in OVERLAPS:
+                tail = ["--network", net, *tail]
                 runs[f"sim-{n}@{net}-{overlap}"] = (1, ["--kind", "tfnn", "--ranks", str(n), *tail])
     return runs
+
+
+# Overlap on (whole layers), on with large layers in blocks of rows, off.
+OVERLAPS = (
+    ("on", ["--overlap", "on"]),
+    ("blocks", ["--overlap", "on", "--block-bytes", str(512 * 1024)]),
+    ("off", ["--overlap", "off"]),
+)
 
 
 def launch(ranks: int, worker_args: list[str], model: str, data_dir: str) -> dict[str, Any]:
@@ -252,17 +263,20 @@ def measure_model(model: str, args: argparse.Namespace) -> dict[str, Any]:
 def targets(results: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for model, table in results.items():
-        best = max(table["tfnn-2"]["median"], table["tfnn-2-sync"]["median"])
+        best = max(table[n]["median"] for n in ("tfnn-2", "tfnn-2-overlap"))
         out[f"{model}: 2 ranks >= 1.05x numpy loop"] = best / table["numpy-loop"]["median"]
         out[f"{model}: 2 ranks >= 3x DDP gloo"] = best / table["ddp-gloo-2"]["median"]
     mlp = results.get("mlp")
     if mlp and "tfnn-2@10G-on" in mlp:
-        on, off = mlp["tfnn-2@10G-on"], mlp["tfnn-2@10G-off"]
-        out["mlp: 10G overlap on >= 1.2x off (2 real ranks)"] = on["median"] / off["median"]
-        for n in (2, 4, 8):
-            if f"sim-{n}@10G-on" in mlp:
-                ratio = mlp[f"sim-{n}@10G-on"]["median"] / mlp[f"sim-{n}@10G-off"]["median"]
-                out[f"mlp: 10G overlap on / off, {n} simulated ranks"] = ratio
+        for prefix, where in [("tfnn-2", "2 real ranks")] + [
+            (f"sim-{n}", f"{n} simulated ranks") for n in (2, 4, 8)
+        ]:
+            if f"{prefix}@10G-on" not in mlp:
+                continue
+            off = mlp[f"{prefix}@10G-off"]["median"]
+            for overlap in ("on", "blocks"):
+                ratio = mlp[f"{prefix}@10G-{overlap}"]["median"] / off
+                out[f"mlp: 10G overlap {overlap} >= 1.2x off, {where}"] = ratio
     return out
 
 
@@ -281,7 +295,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         ax.set_title(f"{model}: processes on this machine")
         ax = axes[2 * k + 1]
         for net in NETWORKS:
-            for overlap, style in (("on", "-o"), ("off", "--o")):
+            for overlap, style in (("on", "-o"), ("blocks", "-.o"), ("off", "--o")):
                 ranks = [n for n in (2, 4, 8) if f"sim-{n}@{net}-{overlap}" in table]
                 speeds = [table[f"sim-{n}@{net}-{overlap}"]["median"] / 1e3 for n in ranks]
                 ax.plot(ranks, speeds, style, label=f"{net} overlap {overlap}")
@@ -321,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     work.add_argument("--threads", type=int, default=1)
     work.add_argument("--ranks", type=int, default=1)
     work.add_argument("--network", choices=list(NETWORKS))
-    work.add_argument("--overlap", choices=("on", "off"), default="on")
+    work.add_argument("--overlap", choices=("auto", "on", "off"), default="auto")
+    work.add_argument("--block-bytes", type=int, help="send larger layers in blocks of rows")
     work.add_argument("--default", action="store_true", help="Trainer's own defaults")
     work.add_argument("--port", type=int, default=29500)
     given = list(sys.argv[1:] if argv is None else argv)

@@ -6,11 +6,11 @@ sample and writes what the test compares into the folder ``OUT``: rank 0 the wei
 test process for the single-process reference (``distributed=None``).
 
 Cases: ``weights`` (every strategy that supports data parallelism, repeated, two
-workers, an uneven split, overlap off with one bucket, overlap on the communicator's
-stream as GPU ranks do), ``stops`` (target accuracy and a divergence seen by one rank
-only), ``checkpoint`` (train with a checkpoint and a trace),
-``fail`` (rank 1's loss task raises), ``kill`` (rank 1 kills itself with SIGKILL after
-a checkpoint), ``long`` (trains until interrupted).
+workers, an uneven split, overlap on with start and wait tasks, overlap on the
+communicator's stream as GPU ranks do, the first layer in blocks of rows), ``stops``
+(target accuracy and a divergence seen by one rank only), ``checkpoint`` (train with a
+checkpoint and a trace), ``fail`` (rank 1's loss task raises), ``kill`` (rank 1 kills
+itself with SIGKILL after a checkpoint), ``long`` (trains until interrupted).
 """
 
 from __future__ import annotations
@@ -97,16 +97,22 @@ def weight_runs(distributed: Any) -> dict[str, dict[str, np.ndarray]]:
     runs["condition-again"] = weights(train(distributed, "condition")[0])
     runs["condition-2-workers"] = weights(train(distributed, "condition", workers=2)[0])
     runs["uneven"] = weights(train(distributed, "condition", batch_size=67)[0])
-    one_bucket = distributed
+    start_wait = distributed
     if distributed is not None:
-        # Overlap off, one bucket for the whole model: one blocking allreduce per step.
-        one_bucket = DataParallel(MPICommunicator(), overlap=False, bucket_bytes=None)
-    runs["one-bucket-sync"] = weights(train(one_bucket, "condition")[0])
+        # Overlap on as CPU ranks on several machines do it (the default here, ranks of one
+        # machine, is one blocking allreduce a step): AR starts, AW waits, in buckets.
+        start_wait = DataParallel(MPICommunicator(), overlap=True)
+    runs["overlap-start-wait"] = weights(train(start_wait, "condition")[0])
     overlapped = distributed
     if distributed is not None:
         # Overlap on as GPU ranks do it: AR tasks on the communicator's stream, in buckets.
         overlapped = DataParallel(MPICommunicator(), overlap=True, stream=True)
     runs["overlap-stream"] = weights(train(overlapped, "condition")[0])
+    blocks = distributed
+    if distributed is not None:
+        # The first layer (50 KB) sent in 3 blocks of 5-6 rows, each updated as it arrives.
+        blocks = DataParallel(MPICommunicator(), overlap=True, block_bytes=20_000)
+    runs["row-blocks"] = weights(train(blocks, "condition")[0])
     return runs
 
 

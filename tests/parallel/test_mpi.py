@@ -77,7 +77,7 @@ def test_weights_equal_one_process_and_repeat_bitwise(tmp_path):
         _close(got, expected, f"{run}/")
     # One fixed order of reductions: every strategy, worker count and repeat agrees bitwise.
     same = ("sequential", "two-graph", "unrolled", "condition-again", "condition-2-workers")
-    for run in (*same, "one-bucket-sync", "overlap-stream"):
+    for run in (*same, "overlap-start-wait", "overlap-stream", "row-blocks"):
         for name in single["condition"]:
             np.testing.assert_array_equal(got[f"{run}/{name}"], got[f"condition/{name}"])
 

@@ -140,7 +140,7 @@ def test_split_allreduce_starts_early_and_waits_after_the_backward_pass():
 def test_attach_overlaps_with_a_wait_task_on_the_cpu_and_the_stream_on_a_gpu(device, split):
     dp = DataParallel(ThreadGroup(2).members[0], overlap=True)
     params = [SimpleNamespace(value=np.zeros(3, np.float32), grad=None)]
-    work = SimpleNamespace(params=params, indices=[range(0, 1)])
+    work = SimpleNamespace(params=params, indices=[range(0, 1)], optimizer=None, layers=[None])
     dp.attach(work, SimpleNamespace(xp=np, device=device))
     assert dp.split is split and work.reduce_split is split
     assert work.reduce_device == ("cpu" if split else COMM_DEVICE)
@@ -179,3 +179,20 @@ def test_the_training_graph_overlaps_upper_exchanges_with_the_first_layers_gradi
     for ar, bw, aw in zip(spans["AR0"], spans["BW0"], spans["AW0"], strict=True):
         assert ar[1] <= bw[0]  # the top layer's exchange started before BW0 began
         assert aw[0] >= bw[1]  # and is waited for after it
+
+
+@pytest.mark.parametrize(
+    ("local", "device", "overlap"),
+    [("2", "cpu", False), ("1", "cpu", True), ("2", "cuda:0", True)],
+)
+def test_overlap_by_default_on_gpus_and_between_machines(monkeypatch, local, device, overlap):
+    for name, value in {"PMI_SIZE": "2", "PMI_RANK": "0", "MPI_LOCALNRANKS": local}.items():
+        monkeypatch.setenv(name, value)
+    dp = DataParallel(ThreadGroup(2).members[0])
+    assert dp.overlap is None
+    params = [SimpleNamespace(value=np.zeros(3, np.float32), grad=None)]
+    work = SimpleNamespace(params=params, indices=[range(0, 1)], optimizer=None, layers=[None])
+    dp.attach(work, SimpleNamespace(xp=np, device=device))
+    assert dp.overlap is overlap
+    assert (dp.bucket_bytes is None) is not overlap  # one bucket: one allreduce a step
+    dp.close()

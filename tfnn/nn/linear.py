@@ -67,5 +67,11 @@ class Linear(Layer):
         dW, db = F.linear_backward_weight(ctx[0], dy)
         return (dW,) if self.bias is None else (dW, db)
 
+    def backward_weight_rows(self, ctx: Any, dy: Any, lo: int, hi: int) -> tuple[Any, ...]:
+        """The weight gradients of output units ``lo:hi`` alone (rows of ``W`` and ``b``):
+        those rows of ``backward_weight``'s, computed on their own so that a block can be
+        sent before the next one is computed."""
+        return self.backward_weight(ctx, dy[:, lo:hi])
+
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features}, init={self.init!r})"

@@ -5,7 +5,9 @@ parameter's device, and ``steps[i]``, how many updates it has had (Adam's bias c
 uses it). ``step_param(i)`` reads ``params[i].grad``, skips a parameter whose grad is None,
 and rebinds ``params[i].value`` to a new array rather than writing into the old one, so a
 task still reading the old weights (a backward_input) is not disturbed. Updates of
-different parameters touch disjoint state and may run concurrently.
+different parameters touch disjoint state and may run concurrently. ``step_param_rows``
+does the same update by row blocks (a data-parallel rank updates each block as its
+exchange arrives).
 
 ``PerParameterOptimizer`` is the protocol the Trainer asks for: what it calls of an
 optimizer (a user's own optimizer need not derive from ``Optimizer``).
@@ -70,6 +72,8 @@ class Optimizer:
             raise ValueError("the optimizer got no parameters; pass model.parameters()")
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
         self.steps = [0] * len(self.params)
+        # Updates by row blocks in progress: parameter -> (new value, new state).
+        self._rows: dict[int, tuple[Any, dict[str, Any]]] = {}
         self.schedule: Schedule = ConstantLR()
 
     def lr_at(self, step: int) -> float:
@@ -99,6 +103,35 @@ class Optimizer:
             return
         self.steps[i] += 1
         p.value = self.update(p.value, p.grad, self.state[i], self.steps[i])
+
+    def step_param_rows(self, i: int, lo: int, hi: int, grad: Any) -> None:
+        """Update rows ``lo:hi`` (first axis) of ``params[i]`` from ``grad``, their gradient.
+
+        Called for consecutive row blocks that cover the parameter, from row 0 up; the
+        new value and state are published when the last block is done, so a task still
+        reading the old weights is not disturbed. The update of a block is the update of
+        the whole parameter restricted to it (every optimizer here is elementwise), so the
+        result is the same as ``step_param`` bit for bit, and the step counts once.
+
+        Example::
+
+            opt.step_param_rows(0, 0, 128, dW[:128]); opt.step_param_rows(0, 128, 256, dW[128:])
+        """
+        p = self.params[i]
+        if lo == 0:
+            self.steps[i] += 1
+            self._rows[i] = (namespace_of(p.value).empty_like(p.value), {})
+        value, state = self._rows[i]
+        block = {name: array[lo:hi] for name, array in self.state[i].items()}
+        value[lo:hi] = self.update(p.value[lo:hi], grad, block, self.steps[i])
+        for name, array in block.items():
+            if name not in state:
+                xp = namespace_of(array)
+                state[name] = xp.empty(p.value.shape, dtype=array.dtype, device=device(array))
+            state[name][lo:hi] = array
+        if hi == p.value.shape[0]:
+            p.value, self.state[i] = value, state
+            del self._rows[i]
 
     def update(self, value: Any, grad: Any, state: dict[str, Any], step: int) -> Any:
         """Return the new value; may replace entries of ``state``."""

@@ -23,7 +23,10 @@ wait task ``AW(b)`` ends it::
 
 so the one worker goes on with the backward pass of lower layers while the network moves
 the upper layers' bytes, with no thread hand-off (measured: a hand-off to the stream's
-thread costs a CPU rank more than it hides).
+thread costs a CPU rank more than it hides). A layer the reducer splits into blocks of
+rows has no ``AR``/``AW`` tasks: its ``BW(i)`` starts each block's exchange as it computes
+it and its ``U(i)`` waits for each block before updating it, so ``BW(i)`` takes that
+layer's place in the chain of ``AR`` tasks.
 """
 
 from __future__ import annotations
@@ -51,6 +54,15 @@ def wire_allreduce(
     for b, layers in enumerate(reducer.buckets):
         present = [i for i in layers if i in weights]
         if not present:
+            continue
+        if b in reducer.rows_of:
+            # A block of a split layer: BW(i) starts it, U(i) waits for it.
+            (i,) = present
+            if not reductions or reductions[-1] is not weights[i]:
+                if reductions:
+                    reductions[-1].precede(weights[i])
+                weights[i].precede(updates[i])
+                reductions.append(weights[i])
             continue
         body = reducer.start if split else reducer.reduce
         task = flow.emplace(partial(body, b), name=f"AR{b}{suffix}", device=device)

@@ -155,11 +155,18 @@ class StepWork:
         self.dys[i - 1] = self.layers[i].backward_input(self.ctx[i], self.dys[i])
 
     def backward_weight(self, i: int) -> None:
+        if self.reducer is not None and i in self.reducer.pieces_of:
+            # A layer split into blocks: each block's exchange starts as it is computed.
+            self.reducer.compute_and_start(i, self.layers[i], self.ctx[i], self.dys[i])
+            return
         grads = self.layers[i].backward_weight(self.ctx[i], self.dys[i])
         for j, g in zip(self.indices[i], grads, strict=True):
             self.params[j].grad = g
 
     def update(self, i: int) -> None:
+        if self.reducer is not None and i in self.reducer.pieces_of:
+            self.reducer.finish_and_update(i, self.optimizer)
+            return
         for j in self.indices[i]:
             self.optimizer.step_param(j)
 

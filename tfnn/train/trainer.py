@@ -98,11 +98,9 @@ class Trainer:
         )
         if model.backend is not self.backend:
             _move_parameters(model, self.backend)
-        # Overlap on: upper layers' exchanges run during the lower layers' backward pass
-        # (a CPU rank starts a non-blocking allreduce and waits after the backward pass; a
-        # GPU rank uses the communicator's stream). Measured on 2 ranks x 1 core
-        # (bench/distributed.py): as fast as one blocking allreduce per step with shared
-        # memory between the ranks, faster over a modelled 10 Gb/s network.
+        # Overlap where measured to pay (DataParallel.auto_overlap): GPU ranks, and CPU
+        # ranks on several machines; CPU ranks of one machine exchange with one blocking
+        # allreduce a step.
         self.parallel = DataParallel.create(distributed, backend=self.backend)
         if self.parallel is not None and strategy == "pipelined":
             raise InvalidArgument(
