@@ -20,6 +20,8 @@ from tfnn.parallel.communicator import FINISHED, sleep_until, start_allreduce
 from tfnn.parallel.graph import wire_allreduce
 from tfnn.parallel.reducer import GradientReducer
 
+from .helpers import fake_parameters
+
 
 class _Doubling:
     """A communicator of two equal ranks with a blocking allreduce only."""
@@ -87,15 +89,7 @@ def test_sleep_until_returns_at_the_deadline_or_later():
 
 
 def _reducer(comm):
-    shapes = {0: [(4, 3), (3,)], 2: [(3, 2)], 3: [(2, 2), (2,)]}
-    params, indices, j = [], [], 0
-    for i in range(4):
-        group = []
-        for shape in shapes.get(i, []):
-            params.append(SimpleNamespace(value=np.zeros(shape, np.float32), grad=None))
-            group.append(j)
-            j += 1
-        indices.append(range(group[0], group[-1] + 1) if group else range(0))
+    params, indices = fake_parameters({0: [(4, 3), (3,)], 2: [(3, 2)], 3: [(2, 2), (2,)]})
     backend = SimpleNamespace(xp=np, device="cpu")
     return GradientReducer(params, indices, comm, backend, bucket_bytes=40), params, indices
 

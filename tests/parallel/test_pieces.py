@@ -7,7 +7,6 @@ import itertools
 import sys
 import threading
 from functools import partial
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -34,6 +33,8 @@ from tfnn.parallel import (
 from tfnn.parallel.faults import describe_failure
 from tfnn.parallel.graph import wire_allreduce
 from tfnn.parallel.reducer import GradientReducer, make_buckets
+
+from .helpers import fake_parameters
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -173,16 +174,7 @@ def test_comm_stream_runs_in_order_and_keeps_its_error():
 
 
 def _parameters(rank):
-    shapes = {0: [(3, 4), (3,)], 2: [(2, 3), (2,)], 3: [(5,)]}
-    params, indices, j = [], [], 0
-    for i in range(4):
-        group = []
-        for shape in shapes.get(i, []):
-            params.append(SimpleNamespace(value=np.zeros(shape, np.float32), grad=None))
-            group.append(j)
-            j += 1
-        indices.append(range(group[0], group[-1] + 1) if group else range(0))
-    return params, indices
+    return fake_parameters({0: [(3, 4), (3,)], 2: [(2, 3), (2,)], 3: [(5,)]})
 
 
 class _StagingBackend:
