@@ -15,17 +15,6 @@ from tfnn.commands import CommandError
 SMALL = ["--backends", "numpy", "--models", "taskflow-mnist", "--steps", "2", "--repeats", "1"]
 
 
-@pytest.fixture
-def no_work(monkeypatch):
-    """Fail the test if the benchmark starts any work."""
-
-    def started(*args, **kwargs):
-        raise AssertionError("the benchmark started work before refusing its input")
-
-    monkeypatch.setattr("tfnn.bench.contenders.contenders_for", started)
-    monkeypatch.setattr("tfnn.bench.workload.load_data", started)
-
-
 def _one_line(capsys, status):
     err = capsys.readouterr().err.strip()
     assert status != 0, err

@@ -32,15 +32,6 @@ def _mpi_here() -> None:
         pytest.skip(reason)
 
 
-@pytest.fixture
-def no_work(monkeypatch):
-    def started(*args, **kwargs):
-        raise AssertionError("the benchmark started work before refusing its input")
-
-    monkeypatch.setattr("tfnn.bench.contenders.contenders_for", started)
-    monkeypatch.setattr("tfnn.bench.workload.load_data", started)
-
-
 @pytest.mark.smoke
 @pytest.mark.parametrize(
     ("value", "message"),
